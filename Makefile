@@ -1,0 +1,41 @@
+# The README's two commands are `make demo` and `make test`; both install what is missing first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.nbauth-installed
+NODE_STAMP := node_modules/.nbauth-installed
+PYTEST_ARGS ?=
+
+.PHONY: install test test-fast demo lint bench clean
+
+install: $(STAMP) $(NODE_STAMP)
+
+# Python side: a venv from nothing, then the project (editable) with test and demo extras.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test,demo]'
+	@touch $@
+
+# Node side: Azurite (local Azure Storage) for the storage tests and the demo, pinned by the lock.
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || (apt-get update -qq && apt-get install -y -qq nodejs npm)
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Everything but the slow end-to-end tests (notebooks, browser).
+test-fast: install
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+demo: install
+	$(PY) tools/demo.py
+
+lint: install
+	$(VENV)/bin/ruff check nbauth tests tools
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info

@@ -1,0 +1,109 @@
+"""nbauth: sign in to Azure / Microsoft Entra ID once per Jupyter kernel.
+
+In a notebook::
+
+    %load_ext nbauth
+    %azlogin
+
+or in plain Python::
+
+    import nbauth
+    nbauth.login()                       # device code, shown as text or a card
+    blobs = BlobServiceClient(url, credential=nbauth.credential())
+
+Importing this package is cheap on purpose: msal, azure-identity and ipywidgets are imported on
+first use, so ``%load_ext nbauth`` costs a notebook nothing until someone signs in.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Public name -> private module that defines it. Resolved on first attribute access (PEP 562) so
+# that `import nbauth` pays for none of msal, azure.identity, azure.core or ipywidgets.
+_LAZY: dict[str, str] = {
+    # sign-in and the kernel credential
+    "login": "nbauth._session",
+    "logout": "nbauth._session",
+    "credential": "nbauth._session",
+    "async_credential": "nbauth._session",
+    "current_account": "nbauth._session",
+    "session": "nbauth._session",
+    "Session": "nbauth._session",
+    "Account": "nbauth._session",
+    "SignIn": "nbauth._signin",
+    "DeviceCodePrompt": "nbauth._prompt",
+    "NotebookCredential": "nbauth._credential",
+    "AsyncNotebookCredential": "nbauth.aio",
+    # errors
+    "NbauthError": "nbauth._errors",
+    "AuthenticationError": "nbauth._errors",
+    "AuthenticationRequired": "nbauth._errors",
+    "SignInError": "nbauth._errors",
+    "SignInCancelled": "nbauth._errors",
+    "SignInDeclined": "nbauth._errors",
+    "SignInExpired": "nbauth._errors",
+    "SignInTimeout": "nbauth._errors",
+    "EntraError": "nbauth._errors",
+    "ConfigurationError": "nbauth._errors",
+}
+
+__all__ = sorted([*_LAZY, "__version__", "load_ipython_extension", "unload_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nbauth' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext nbauth``: register the magics (imported here, not at package import)."""
+    from nbauth._magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    from nbauth._magics import unregister
+
+    unregister(ipython)
+
+
+if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
+    from nbauth._credential import NotebookCredential
+    from nbauth._errors import (
+        AuthenticationError,
+        AuthenticationRequired,
+        ConfigurationError,
+        EntraError,
+        NbauthError,
+        SignInCancelled,
+        SignInDeclined,
+        SignInError,
+        SignInExpired,
+        SignInTimeout,
+    )
+    from nbauth._prompt import DeviceCodePrompt
+    from nbauth._session import (
+        Account,
+        Session,
+        async_credential,
+        credential,
+        current_account,
+        login,
+        logout,
+        session,
+    )
+    from nbauth._signin import SignIn
+    from nbauth.aio import AsyncNotebookCredential

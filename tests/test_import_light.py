@@ -1,0 +1,40 @@
+"""`import nbauth` must not pay for msal, azure-identity, azure-core or ipywidgets.
+
+Checked in a fresh interpreter, because this test process has imported all of them already.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["msal", "azure.identity", "azure.core", "ipywidgets", "requests", "cryptography"]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys, json; print(json.dumps(sorted(sys.modules)))"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_import_nbauth_imports_no_heavy_dependency():
+    loaded = _modules_after("import nbauth")
+    assert "nbauth" in loaded
+    assert sorted(m for m in HEAVY if m in loaded) == []
+
+
+def test_public_names_resolve_lazily_and_pull_their_dependencies():
+    loaded = _modules_after("import nbauth; nbauth.NotebookCredential")
+    assert "azure.core" in loaded  # the lazy table really leads to the implementation
+
+
+def test_every_public_name_resolves():
+    import nbauth
+
+    missing = [name for name in nbauth.__all__ if not hasattr(nbauth, name)]
+    assert missing == []
