@@ -7,9 +7,14 @@ STAMP := $(VENV)/.nbauth-installed
 NODE_STAMP := node_modules/.nbauth-installed
 PYTEST_ARGS ?=
 
-.PHONY: install test test-fast demo lint bench clean
+.PHONY: install install-test test test-fast demo lint bench clean
+
+CHROMIUM := /usr/bin/chromium
 
 install: $(STAMP) $(NODE_STAMP)
+
+# Tests also need a browser (JupyterLab end-to-end tests).
+install-test: install $(CHROMIUM)
 
 # Python side: a venv from nothing, then the project (editable) with test and demo extras.
 $(STAMP): pyproject.toml
@@ -24,11 +29,17 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-test: install
+# The browser tests drive Debian's Chromium with Playwright; Playwright's own browser download
+# does not work on these machines, so the system package it is.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests." >&2; exit 1; fi
+
+test: install-test
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but the slow end-to-end tests (notebooks, browser).
-test-fast: install
+test-fast: install-test
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 demo: install

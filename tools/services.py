@@ -151,13 +151,10 @@ def _start_azurite(services: Services, *, quiet: bool) -> None:
 def start_azurite(info: dict, workdir: Path, *, quiet: bool = True) -> tuple[subprocess.Popen, str]:
     """Azurite's blob service over HTTPS, trusting the emulator's tokens; returns (process, url)."""
     port = free_port()
-    data = Path(workdir) / "azurite"
-    data.mkdir(parents=True, exist_ok=True)
     log = Path(workdir) / "azurite.log"
     cmd = [
         azurite_executable(),
         "--blobHost", "127.0.0.1", "--blobPort", str(port),
-        "--location", str(data),
         "--oauth", "basic",
         "--cert", info["server_cert"], "--key", info["server_key"],
         "--skipApiVersionCheck", "--disableTelemetry", "--inMemoryPersistence",

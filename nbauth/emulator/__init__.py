@@ -1,0 +1,244 @@
+"""A local Microsoft Entra ID (identity platform v2) and Azure Resource Manager, for tests.
+
+The emulator speaks the real protocol over HTTPS on 127.0.0.1, so msal, azure-identity and the
+Azure SDK accept what it issues: use it to run a notebook that signs in without a network,
+an account or a browser. From a shell::
+
+    $ nbauth-emulator --auto-approve alice@contoso.example --ready-file emu.json
+
+prints the URLs and seeded users, and writes ``emu.json`` once listening. Its ``env`` entry holds
+the environment variables (``AZURE_AUTHORITY_HOST``, ``REQUESTS_CA_BUNDLE``, ...) that point a
+process started afterwards at the emulator; set them before starting Jupyter, then sign in with
+``disable_instance_discovery=True`` (azure-identity) or ``instance_discovery=False`` (msal).
+
+From Python (e.g. a pytest fixture)::
+
+    from nbauth.emulator import Emulator
+
+    with Emulator(auto_approve="alice@contoso.example") as emu:
+        emu.info["authority_host"], emu.info["ca_bundle"], emu.info["env"]
+
+Sign-ins are approved on the page at ``info["device_login_url"]``, automatically
+(``auto_approve``), or through the JSON admin API at ``info["admin_url"]``: ``POST /approve``,
+``/decline``, ``/expire``, ``/revoke``, ``/settings``, ``/faults``, ``/reset``; ``GET /requests``,
+``/issued``, ``/pending``, ``/settings``, ``/directory``. The seeded directory (tenants, users
+with passwords, subscriptions, a service principal) is described in ``nbauth.emulator._seed``;
+replace it with ``seed=``.
+
+Never point real credentials at it, and never point it at the internet: it binds loopback only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ._admin_client import AdminCallError, EmulatorAdmin
+
+__all__ = ["AdminCallError", "Emulator", "EmulatorAdmin"]
+
+
+class Emulator:
+    """An identity platform + ARM emulator serving from a background thread.
+
+    ``start()`` returns once every server listens; ``info`` is then the ready-file dict.
+    """
+
+    def __init__(
+        self,
+        seed: None | dict | str | os.PathLike = None,
+        auto_approve: str | None = None,
+        auto_approve_delay_s: float = 1.0,
+        state_dir: str | os.PathLike | None = None,
+        *,
+        port: int = 0,
+        arm_port: int = 0,
+        http_port: int = 0,
+    ) -> None:
+        from ._seed import load_seed
+
+        self._directory = load_seed(seed)
+        if auto_approve is not None and self._directory.user(auto_approve) is None:
+            known = ", ".join(u.username for u in self._directory.users)
+            raise ValueError(
+                f"auto_approve={auto_approve!r} is not a seeded user; pick one of: {known}."
+            )
+        self._auto_approve = auto_approve
+        self._auto_approve_delay_s = float(auto_approve_delay_s)
+        self._state_dir_arg = Path(state_dir) if state_dir is not None else None
+        self._ports = (port, arm_port, http_port)
+        self._state_dir: Path | None = None
+        self._server = None
+        self._info: dict[str, Any] | None = None
+        self._context = None
+
+    @property
+    def info(self) -> dict[str, Any]:
+        if self._info is None:
+            raise RuntimeError("The emulator is not running; call start() first.")
+        return self._info
+
+    def start(self) -> Emulator:
+        if self._server is not None:
+            raise RuntimeError("The emulator is already running.")
+        from ._ca import issue_client_certificate, load_or_create_ca, write_certificate_files
+        from ._context import EmulatorContext
+        from ._keys import SigningKey
+        from ._server import ServedApp, ServerThread, loopback_socket
+        from ._state import EmulatorState
+        from ._tokens import TokenIssuer
+
+        if self._state_dir_arg is None:
+            self._state_dir = Path(tempfile.mkdtemp(prefix="nbauth-emulator-"))
+        else:
+            self._state_dir = self._state_dir_arg
+            self._state_dir.mkdir(parents=True, exist_ok=True)
+        sockets = []
+        try:
+            ca = load_or_create_ca(self._state_dir)
+            files = write_certificate_files(ca, self._state_dir)
+            for sp in self._directory.service_principals:
+                sp.certificate = issue_client_certificate(
+                    ca, self._state_dir / f"sp-{sp.client_id}.pem", sp.display_name
+                )
+            sockets = [loopback_socket(p) for p in self._ports]
+            identity_port, arm_port, http_port = (s.getsockname()[1] for s in sockets)
+            authority_host = f"https://127.0.0.1:{identity_port}"
+            http_base = f"http://127.0.0.1:{http_port}"
+            key = SigningKey.generate()
+            state = EmulatorState(
+                {
+                    "auto_approve": self._auto_approve,
+                    "auto_approve_delay_s": self._auto_approve_delay_s,
+                }
+            )
+            # Known secrets count as issued: tests search outputs for every one of them.
+            for sp in self._directory.service_principals:
+                state.record_issued("client_secrets", sp.client_secret)
+            for user in self._directory.users:
+                state.record_issued("passwords", user.password)
+            ctx = EmulatorContext(
+                directory=self._directory,
+                state=state,
+                key=key,
+                issuer=TokenIssuer(key, authority_host),
+                authority_host=authority_host,
+                arm_endpoint=f"https://127.0.0.1:{arm_port}/",
+                device_login_url=f"{http_base}/devicelogin",
+            )
+            apps = _build_apps(ctx)
+            cert, key_file = str(files.server_cert), str(files.server_key)
+            self._server = ServerThread(
+                [
+                    ServedApp(apps["identity"], sockets[0], cert, key_file),
+                    ServedApp(apps["arm"], sockets[1], cert, key_file),
+                    ServedApp(apps["http"], sockets[2]),
+                ]
+            )
+            self._server.start()
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            self._server = None
+            self._cleanup_state_dir()
+            raise
+        self._context = ctx
+        self._info = self._build_info(ctx, files, http_base)
+        return self
+
+    def _build_info(self, ctx, files, http_base: str) -> dict[str, Any]:
+        d = self._directory
+        sp = d.service_principals[0] if d.service_principals else None
+        bundle, ca_cert = str(files.ca_bundle), str(files.ca_cert)
+        return {
+            "authority_host": ctx.authority_host,
+            "arm_endpoint": ctx.arm_endpoint,
+            "device_login_url": ctx.device_login_url,
+            "admin_url": f"{http_base}/admin",
+            "ca_cert": ca_cert,
+            "ca_bundle": bundle,
+            "server_cert": str(files.server_cert),
+            "server_key": str(files.server_key),
+            "users": [u.username for u in d.users],
+            "tenants": [
+                {"tenant_id": t.tenant_id, "domain": t.domain, "display_name": t.display_name}
+                for t in d.tenants
+            ],
+            "service_principal": (
+                {
+                    "tenant_id": sp.tenant_id,
+                    "client_id": sp.client_id,
+                    "client_secret": sp.client_secret,
+                    "certificate_path": str(sp.certificate.path),
+                }
+                if sp
+                else None
+            ),
+            "public_client_ids": list(d.public_clients),
+            "env": {
+                "AZURE_AUTHORITY_HOST": ctx.authority_host,
+                "REQUESTS_CA_BUNDLE": bundle,
+                "SSL_CERT_FILE": bundle,
+                "CURL_CA_BUNDLE": bundle,
+                "NBAUTH_ARM_ENDPOINT": ctx.arm_endpoint,
+                "NODE_EXTRA_CA_CERTS": ca_cert,
+            },
+            "pid": os.getpid(),
+        }
+
+    def write_ready_file(self, path: str | os.PathLike) -> None:
+        """Write ``info`` as JSON atomically, so a watcher never reads half a file."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(self.info, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+    @property
+    def admin(self) -> EmulatorAdmin:
+        """A client for the admin API (approve, settings, faults, ...)."""
+        return EmulatorAdmin(self.info["admin_url"])
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._info = None
+        self._cleanup_state_dir()
+
+    def _cleanup_state_dir(self) -> None:
+        if self._state_dir is not None and self._state_dir_arg is None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+        self._state_dir = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self._info["authority_host"] if self._info else "stopped"
+        return f"<nbauth Emulator {where}>"
+
+
+def _build_apps(ctx) -> dict[str, Any]:
+    from starlette.applications import Starlette
+
+    from . import _identity
+    from ._admin import admin_routes
+    from ._arm import build_arm_app
+    from ._device_page import device_page_routes
+    from ._traffic import TrafficMiddleware
+
+    arm = build_arm_app(ctx)
+    return {
+        "identity": TrafficMiddleware(
+            _identity.build_identity_app(ctx), ctx.state, "identity", _identity.classify
+        ),
+        "arm": TrafficMiddleware(arm, ctx.state, "arm", lambda method, path: "arm"),
+        "http": Starlette(routes=[*device_page_routes(ctx), *admin_routes(ctx)]),
+    }

@@ -1,0 +1,97 @@
+"""A small client for the emulator's admin API, over real HTTP (tests, tutorials, demos)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AdminCallError(RuntimeError):
+    """The admin API refused a call; ``status`` and the server's ``error`` text are kept."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"Emulator admin API answered {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class EmulatorAdmin:
+    """Drive a running emulator: ``EmulatorAdmin(info["admin_url"]).approve("alice@contoso.example")``."""
+
+    def __init__(self, admin_url: str, timeout: float = 10.0) -> None:
+        import requests
+
+        self.admin_url = admin_url.rstrip("/")
+        self._timeout = timeout
+        self._session = requests.Session()
+        self._session.trust_env = False  # plain http on loopback: never through a proxy
+
+    def __repr__(self) -> str:
+        return f"EmulatorAdmin({self.admin_url!r})"
+
+    def call(self, method: str, path: str, body: dict | None = None) -> Any:
+        response = self._session.request(
+            method, f"{self.admin_url}/{path.lstrip('/')}", json=body, timeout=self._timeout
+        )
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("error", response.text)
+            except ValueError:
+                message = response.text
+            raise AdminCallError(response.status_code, message)
+        return response.json()
+
+    def approve(self, username: str, user_code: str | None = None) -> dict:
+        """Approve a pending device code (the newest one when ``user_code`` is None)."""
+        return self.call("POST", "approve", _drop_none(username=username, user_code=user_code))
+
+    def decline(self, user_code: str | None = None) -> dict:
+        return self.call("POST", "decline", _drop_none(user_code=user_code))
+
+    def expire(self, user_code: str | None = None) -> dict:
+        return self.call("POST", "expire", _drop_none(user_code=user_code))
+
+    def revoke(self, username: str) -> dict:
+        """Invalidate the user's refresh tokens (the next refresh fails with AADSTS50173)."""
+        return self.call("POST", "revoke", {"username": username})
+
+    def settings(self, **changes: Any) -> dict:
+        """Update settings (``device_code_interval_s=1`` ...) and return all of them."""
+        return self.call("POST", "settings", changes) if changes else self.call("GET", "settings")
+
+    def fault(
+        self,
+        endpoint: str,
+        status: int | None = None,
+        body: Any = None,
+        delay_s: float | None = None,
+        drop: bool = False,
+        count: int = 1,
+    ) -> dict:
+        """Make the next ``count`` calls of ``endpoint`` fail (token, devicecode, discovery, jwks, userrealm, arm)."""
+        spec = _drop_none(endpoint=endpoint, status=status, body=body, delay_s=delay_s, count=count)
+        if drop:
+            spec["drop"] = True
+        return self.call("POST", "faults", spec)
+
+    def requests(self) -> list[dict]:
+        return self.call("GET", "requests")
+
+    def clear_requests(self) -> None:
+        self.call("DELETE", "requests")
+
+    def issued(self) -> dict:
+        """Every secret the emulator issued or knows, to search outputs for leaks."""
+        return self.call("GET", "issued")
+
+    def pending(self) -> list[dict]:
+        return self.call("GET", "pending")
+
+    def reset(self) -> dict:
+        return self.call("POST", "reset")
+
+    def directory(self) -> dict:
+        return self.call("GET", "directory")
+
+
+def _drop_none(**kwargs: Any) -> dict:
+    return {k: v for k, v in kwargs.items() if v is not None}

@@ -1,0 +1,445 @@
+"""The token endpoint's grants and client authentication, answering like Entra.
+
+Each grant either returns the JSON body of a successful token response or raises
+``EntraFailure``, which the route turns into Entra's error shape at one place.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+from urllib.parse import unquote_plus
+
+import jwt
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ._context import EmulatorContext
+from ._errors import entra_error
+from ._seed import ServicePrincipal, Tenant, User
+from ._tokens import RESERVED_SCOPES, ResourceScopes, ScopeError, client_info, parse_scopes
+
+MULTI_TENANT = ("organizations", "common")
+GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+class EntraFailure(Exception):
+    """An Entra error to answer with (AADSTS code, OAuth error, message, HTTP status)."""
+
+    def __init__(
+        self, code: int, error: str, message: str, status: int = 400, **extra: object
+    ) -> None:
+        super().__init__(message)
+        self.code, self.error, self.message, self.status = code, error, message, status
+        self.extra = extra
+
+    def response(self, request: Request) -> Response:
+        return entra_error(request, self.code, self.error, self.message, self.status, **self.extra)
+
+
+def missing_parameter(name: str) -> EntraFailure:
+    return EntraFailure(
+        900144,
+        "invalid_request",
+        f"The request body must contain the following parameter: '{name}'.",
+    )
+
+
+class TokenGrants:
+    """The grants of ``POST /{tenant}/oauth2/v2.0/token`` over one emulator's directory."""
+
+    def __init__(self, ctx: EmulatorContext) -> None:
+        self.ctx = ctx
+        self.directory, self.state, self.issuer = ctx.directory, ctx.state, ctx.issuer
+
+    def resolve_tenant(self, segment: str) -> Tenant | None:
+        """None for organizations/common; raises AADSTS90002 for an unknown tenant."""
+        if segment.lower() in MULTI_TENANT:
+            return None
+        tenant = self.directory.tenant(segment)
+        if tenant is None:
+            raise EntraFailure(
+                90002,
+                "invalid_tenant",
+                f"Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are "
+                "signing into the correct cloud. Check with your subscription administrator, this may "
+                "happen if there are no active subscriptions for the tenant.",
+            )
+        return tenant
+
+    def may_sign_in(self, username: str, tenant_id: str | None) -> bool:
+        user = self.directory.user(username)
+        return user is not None and (tenant_id is None or tenant_id in user.oids)
+
+    def tenant_name(self, segment: str, tenant: Tenant | None) -> str:
+        return tenant.display_name if tenant else segment
+
+    def require_public_client(self, client_id: str, segment: str, tenant: Tenant | None) -> None:
+        if client_id.lower() in self.directory.public_clients:
+            return
+        if self.directory.service_principal(client_id.lower()) is not None:
+            raise EntraFailure(
+                7000218,
+                "invalid_client",
+                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                status=401,
+            )
+        raise unknown_client(client_id, self.tenant_name(segment, tenant))
+
+    def user_tenant(self, user: User, tenant: Tenant | None, client_id: str) -> str:
+        """The tenant the token is for: the path's, if the user is a member or guest there."""
+        if tenant is None:
+            return user.home_tenant_id
+        if tenant.tenant_id in user.oids:
+            return tenant.tenant_id
+        home = self.directory.tenant(user.home_tenant_id)
+        raise EntraFailure(
+            50020,
+            "invalid_grant",
+            f"User account '{user.username}' from identity provider "
+            f"'https://sts.windows.net/{home.tenant_id if home else user.home_tenant_id}/' does not exist in "
+            f"tenant '{tenant.display_name}' and cannot access the application '{client_id}'"
+            f"({self.directory.app_name(client_id)}) in that tenant. The account needs to be added as an "
+            "external user in the tenant first. Sign out and sign in again with a different Azure "
+            "Active Directory user account.",
+        )
+
+    def scopes_of(self, form, fallback: list[str] | None = None) -> ResourceScopes:
+        scope = form.get("scope")
+        if not scope and fallback:
+            scope = " ".join(fallback)
+        if not scope:
+            raise EntraFailure(
+                70011,
+                "invalid_scope",
+                "The provided request must include a 'scope' input parameter.",
+            )
+        try:
+            return parse_scopes(scope)
+        except ScopeError as exc:
+            raise EntraFailure(exc.code, "invalid_scope", str(exc)) from None
+
+    def user_tokens(
+        self, form, user: User, tenant_id: str, client_id: str, scopes: ResourceScopes, mfa: bool
+    ) -> dict:
+        settings = self.state.get_settings()
+        lifetime = settings["access_token_lifetime_s"]
+        access_token = self.issuer.user_access_token(
+            user, tenant_id, client_id, scopes, lifetime, mfa
+        )
+        self.state.record_issued("access_tokens", access_token)
+        resource_scopes = [s for s in scopes.requested if s not in RESERVED_SCOPES]
+        body: dict[str, object] = {
+            "token_type": "Bearer",
+            "scope": " ".join(resource_scopes or scopes.requested),
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": access_token,
+        }
+        if settings["refresh_in_s"] is not None:
+            body["refresh_in"] = settings["refresh_in_s"]
+        if "offline_access" in scopes.requested:
+            body["refresh_token"] = self.state.new_refresh_token(
+                user.username, client_id, scopes.requested
+            )
+        if "openid" in scopes.requested:
+            id_token = self.issuer.id_token(user, tenant_id, client_id, lifetime)
+            self.state.record_issued("id_tokens", id_token)
+            body["id_token"] = id_token
+        if form.get("client_info") == "1":
+            body["client_info"] = client_info(user)
+        return body
+
+    # -- grants -----------------------------------------------------------------------------
+
+    def device_code_grant(self, form, segment: str, tenant: Tenant | None) -> dict:
+        client_id = form["client_id"]
+        self.require_public_client(client_id, segment, tenant)
+        value = form.get("device_code")
+        if not value:
+            raise missing_parameter("device_code")
+        with self.state.lock:
+            now = time.time()
+            code = self.state.device_codes.get(value)
+            if code is None or code.client_id != client_id.lower():
+                raise EntraFailure(
+                    70000, "invalid_grant", "Provided grant is invalid or malformed."
+                )
+            if code.status == "redeemed":
+                raise EntraFailure(
+                    54005,
+                    "invalid_grant",
+                    "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+                )
+            if code.status == "declined":
+                raise EntraFailure(
+                    70000,
+                    "authorization_declined",
+                    "The user has declined to authorize the application.",
+                )
+            if code.expired(now):
+                raise EntraFailure(
+                    70020,
+                    "expired_token",
+                    "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
+                )
+            self.state.apply_auto_approvals(now)
+            too_soon = code.last_poll is not None and now - code.last_poll < code.interval - 0.25
+            code.last_poll = now
+            # Forced slow_downs (setting) answer even an approved code, so a test can approve first.
+            if code.slow_downs_left > 0 or (too_soon and code.status == "pending"):
+                code.slow_downs_left = max(0, code.slow_downs_left - 1)
+                raise EntraFailure(
+                    70016,
+                    "slow_down",
+                    "OAuth 2.0 device flow error. Polling too frequently; slow down and respect the interval.",
+                )
+            if code.status == "pending":
+                raise EntraFailure(
+                    70016,
+                    "authorization_pending",
+                    "OAuth 2.0 device flow error. Authorization is pending. Continue polling.",
+                )
+            code.status = "redeemed"
+            user = self.directory.user(code.username or "")
+        assert user is not None
+        tenant_id = code.tenant_id or user.home_tenant_id
+        scopes = parse_scopes(" ".join(code.scopes))
+        return self.user_tokens(
+            form, user, tenant_id, client_id.lower(), scopes, mfa=user.mfa_required
+        )
+
+    def refresh_token_grant(self, form, segment: str, tenant: Tenant | None) -> dict:
+        client_id = form["client_id"].lower()
+        self.require_public_client(client_id, segment, tenant)
+        value = form.get("refresh_token")
+        if not value:
+            raise missing_parameter("refresh_token")
+        grant = self.state.refresh_grants.get(value)
+        if grant is None:
+            raise EntraFailure(
+                9002313, "invalid_grant", "Invalid request. Request is malformed or invalid."
+            )
+        if grant.client_id != client_id:
+            raise EntraFailure(
+                70000,
+                "invalid_grant",
+                "Provided grant is invalid or malformed. The refresh token was issued to a different client.",
+            )
+        if self.state.is_revoked(grant):
+            raise EntraFailure(
+                50173,
+                "invalid_grant",
+                "The provided grant has expired due to it being revoked, a fresh auth token is needed. "
+                "The user might have changed or reset their password. The grant was issued on "
+                f"'{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(grant.issued_at))}' and the "
+                "TokensValidFrom date (before which tokens are not valid) for this user is "
+                f"'{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.state.tokens_valid_from.get(grant.username.lower(), 0)))}'.",
+                suberror="bad_token",
+            )
+        if time.time() >= grant.expires_at:
+            raise EntraFailure(
+                700082,
+                "invalid_grant",
+                "The refresh token has expired due to inactivity. The token was issued on "
+                f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(grant.issued_at))} and was inactive for the maximum allowed time.",
+                suberror="token_expired",
+            )
+        user = self.directory.user(grant.username)
+        assert user is not None
+        tenant_id = self.user_tenant(user, tenant, client_id)
+        scopes = self.scopes_of(form, grant.scopes)
+        return self.user_tokens(form, user, tenant_id, client_id, scopes, mfa=user.mfa_required)
+
+    def password_grant(self, form, segment: str, tenant: Tenant | None) -> dict:
+        client_id = form["client_id"].lower()
+        self.require_public_client(client_id, segment, tenant)
+        for name in ("username", "password"):
+            if not form.get(name):
+                raise missing_parameter(name)
+        scopes = self.scopes_of(form)
+        user = self.directory.user(form["username"])
+        if user is None:
+            where = tenant.domain if tenant else segment
+            raise EntraFailure(
+                50034,
+                "invalid_grant",
+                f"The user account {{EmailHidden}} does not exist in the {where} directory. To sign into this application, the account must be added to the directory.",
+            )
+        if not secrets.compare_digest(form["password"].encode(), user.password.encode()):
+            raise EntraFailure(
+                50126,
+                "invalid_grant",
+                "Error validating credentials due to invalid username or password.",
+            )
+        tenant_id = self.user_tenant(user, tenant, client_id)
+        if user.mfa_required:
+            raise EntraFailure(
+                50076,
+                "interaction_required",
+                "Due to a configuration change made by your administrator, or because you moved to a new "
+                f"location, you must use multi-factor authentication to access '{scopes.resource}'.",
+                suberror="basic_action",
+            )
+        return self.user_tokens(form, user, tenant_id, client_id, scopes, mfa=False)
+
+    def client_credentials_grant(
+        self, form, request: Request, segment: str, tenant: Tenant | None
+    ) -> dict:
+        client_id = form["client_id"].lower()
+        sp = self.directory.service_principal(client_id)
+        if sp is None:
+            if client_id in self.directory.public_clients:
+                raise EntraFailure(
+                    7000218,
+                    "invalid_client",
+                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+                    status=401,
+                )
+            raise unknown_client(client_id, self.tenant_name(segment, tenant))
+        if tenant is None:
+            raise EntraFailure(
+                50194,
+                "invalid_request",
+                f"Application '{sp.client_id}'({sp.display_name}) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.",
+            )
+        if tenant.tenant_id != sp.tenant_id:
+            raise unknown_client(client_id, tenant.display_name)
+        with_certificate = self.authenticate_client(form, request, sp)
+        scope = form.get("scope", "")
+        parts = scope.split()
+        if len(parts) != 1 or not parts[0].endswith("/.default"):
+            raise EntraFailure(
+                1002012,
+                "invalid_scope",
+                f"The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+            )
+        lifetime = self.state.get_settings()["access_token_lifetime_s"]
+        resource = parts[0][: -len("/.default")]
+        token = self.issuer.app_access_token(sp, resource, lifetime, with_certificate)
+        self.state.record_issued("access_tokens", token)
+        return {
+            "token_type": "Bearer",
+            "expires_in": lifetime,
+            "ext_expires_in": lifetime,
+            "access_token": token,
+        }
+
+    def authenticate_client(self, form, request: Request, sp: ServicePrincipal) -> bool:
+        """True when the client proved itself with a certificate, False for a secret."""
+        secret = form.get("client_secret") or _basic_auth_secret(request, sp.client_id)
+        assertion = form.get("client_assertion")
+        if assertion:
+            if form.get("client_assertion_type") != ASSERTION_TYPE:
+                raise EntraFailure(
+                    7000219,
+                    "invalid_request",
+                    "'client_assertion' or 'client_secret' is required for confidential clients; client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
+                )
+            self.verify_assertion(assertion, sp, request)
+            return True
+        if secret:
+            if not secrets.compare_digest(secret.encode(), sp.client_secret.encode()):
+                raise EntraFailure(
+                    7000215,
+                    "invalid_client",
+                    f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{sp.client_id}'.",
+                    status=401,
+                )
+            return False
+        raise EntraFailure(
+            7000218,
+            "invalid_client",
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+            status=401,
+        )
+
+    def verify_assertion(self, assertion: str, sp: ServicePrincipal, request: Request) -> None:
+        cert = sp.certificate
+        try:
+            header = jwt.get_unverified_header(assertion)
+        except jwt.PyJWTError:
+            raise EntraFailure(
+                700027,
+                "invalid_client",
+                "Client assertion failed signature validation.",
+                status=401,
+            ) from None
+        sent = [t for t in (header.get("x5t#S256"), header.get("x5t")) if isinstance(t, str)]
+        if cert is None or not {_thumbprint_bytes(t) for t in sent} & {
+            cert.sha1_thumbprint,
+            cert.sha256_thumbprint,
+        }:
+            raise EntraFailure(
+                700027,
+                "invalid_client",
+                f"The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{sent[0] if sent else ''}'.]",
+                status=401,
+            )
+        token_endpoint = str(request.url.replace(query="")).rstrip("/")
+        audiences = {token_endpoint, f"{self.ctx.authority_host}/{sp.tenant_id}/oauth2/v2.0/token"}
+        try:
+            claims = jwt.decode(
+                assertion,
+                cert.public_key,
+                algorithms=["RS256", "PS256"],
+                audience=sorted(audiences),
+                options={"require": ["exp", "iss", "sub", "aud"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise EntraFailure(
+                700027,
+                "invalid_client",
+                f"Client assertion failed signature validation. ({type(exc).__name__})",
+                status=401,
+            ) from None
+        if claims["iss"].lower() != sp.client_id or claims["sub"].lower() != sp.client_id:
+            raise EntraFailure(
+                700023,
+                "invalid_client",
+                "Client assertion audience claim does not match Realm issuer.",
+                status=401,
+            )
+
+
+def unknown_client(client_id: str, directory_name: str) -> EntraFailure:
+    return EntraFailure(
+        700016,
+        "unauthorized_client",
+        f"Application with identifier '{client_id}' was not found in the directory '{directory_name}'. "
+        "This can happen if the application has not been installed by the administrator of the tenant "
+        "or consented to by any user in the tenant. You may have sent your authentication request to "
+        "the wrong tenant.",
+    )
+
+
+def _thumbprint_bytes(value: str) -> bytes | None:
+    """x5t values are base64url, with or without padding (msal pads them)."""
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, binascii.Error):
+        return None
+
+
+def _basic_auth(request: Request) -> tuple[str, str] | None:
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except ValueError:
+        return None
+    return unquote_plus(user), unquote_plus(password)
+
+
+def basic_auth_client(request: Request) -> str | None:
+    pair = _basic_auth(request)
+    return pair[0] if pair else None
+
+
+def _basic_auth_secret(request: Request, client_id: str) -> str | None:
+    pair = _basic_auth(request)
+    return pair[1] if pair and pair[0].lower() == client_id else None

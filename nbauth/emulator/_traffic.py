@@ -1,0 +1,123 @@
+"""The request log and fault injection, wrapped around the identity and ARM apps.
+
+Both need the endpoint name and, for the log, the grant type and client id of token requests.
+The form body is read here (it is small) and replayed to the app; only the two non-secret
+fields are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from ._server import drop_connection
+from ._state import EmulatorState
+
+
+class TrafficMiddleware:
+    def __init__(
+        self,
+        app: Callable,
+        state: EmulatorState,
+        server: str,
+        classify: Callable[[str, str], str | None],
+    ) -> None:
+        self.app = app
+        self.state = state
+        self.server = server
+        self.classify = classify
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        endpoint = self.classify(scope["method"], scope["path"])
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        fields = _form_fields(scope, body)
+        entry = {
+            "time": time.time(),
+            "server": self.server,
+            "method": scope["method"],
+            "path": scope["path"],
+            "endpoint": endpoint,
+            "grant_type": fields.get("grant_type"),
+            "client_id": fields.get("client_id"),
+            "status": None,
+        }
+        replayed = False
+        logged = False
+
+        def log_once() -> None:
+            # Logged before the client can see an answer (or a dropped connection), so an admin
+            # call made right after a response always finds its entry.
+            nonlocal logged
+            if not logged:
+                logged = True
+                self.state.log_request(entry)
+
+        async def replay() -> dict:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        async def record_status(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                entry["status"] = message["status"]  # in place if already logged
+                log_once()
+            await send(message)
+
+        try:
+            fault = self.state.take_fault(endpoint) if endpoint else None
+            if fault is not None:
+                entry["fault"] = True
+                # At once, so a reset during a long delay does not receive a late entry.
+                log_once()
+                if fault.delay_s:
+                    await asyncio.sleep(fault.delay_s)
+                if fault.drop:
+                    await drop_connection(scope)
+                    return
+                if fault.status is not None:
+                    await _send_body(record_status, fault.status, fault.body)
+                    return
+            await self.app(scope, replay, record_status)
+        finally:
+            log_once()
+
+
+def _form_fields(scope: dict, body: bytes) -> dict[str, str]:
+    headers = dict(scope.get("headers") or [])
+    if not headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
+        return {}
+    parsed = parse_qs(body.decode("utf-8", "replace"))
+    return {k: parsed[k][0] for k in ("grant_type", "client_id") if k in parsed}
+
+
+async def _send_body(send: Callable, status: int, body: object) -> None:
+    if body is None:
+        payload, content_type = b"", b"text/plain; charset=utf-8"
+    elif isinstance(body, str):
+        payload, content_type = body.encode(), b"text/plain; charset=utf-8"
+    else:
+        payload, content_type = json.dumps(body).encode(), b"application/json; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
