@@ -38,6 +38,21 @@ _LAZY: dict[str, str] = {
     "DeviceCodePrompt": "nbauth._prompt",
     "NotebookCredential": "nbauth._credential",
     "AsyncNotebookCredential": "nbauth.aio",
+    # who is signed in
+    "whoami": "nbauth._whoami",
+    "WhoAmI": "nbauth._whoami",
+    # accounts and subscriptions
+    "accounts": "nbauth._accounts",
+    "use_account": "nbauth._accounts",
+    "logout_account": "nbauth._accounts",
+    "tenants": "nbauth._subscriptions",
+    "subscriptions": "nbauth._subscriptions",
+    "set_subscription": "nbauth._subscriptions",
+    "subscription_id": "nbauth._subscriptions",
+    "current_subscription": "nbauth._subscriptions",
+    "Tenant": "nbauth._subscriptions",
+    "Subscription": "nbauth._subscriptions",
+    "ResourceManagerError": "nbauth._arm",
     # errors
     "NbauthError": "nbauth._errors",
     "AuthenticationError": "nbauth._errors",
