@@ -63,6 +63,7 @@ _LAZY: dict[str, str] = {
     "SignInExpired": "nbauth._errors",
     "SignInTimeout": "nbauth._errors",
     "EntraError": "nbauth._errors",
+    "InteractionRequired": "nbauth._errors",
     "ConfigurationError": "nbauth._errors",
 }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import emulator_command, subprocess_env, wait_for_ready_file
+from _emulator_process import emulator_command, subprocess_env, wait_for_ready_file
 
 from nbauth.emulator import Emulator
 

@@ -1,0 +1,122 @@
+"""The credential Azure SDK clients get: tokens for whoever signed in in this kernel.
+
+``NotebookCredential`` implements azure-core's ``TokenCredential`` and ``SupportsTokenInfo``.
+It holds nothing but its session: a cell that signs in again (or signs out) changes what every
+client built earlier gets, without rebuilding them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from azure.core.credentials import AccessToken, AccessTokenInfo
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenRequestOptions
+
+    from ._session import Session
+    from ._token_store import StoredToken
+
+__all__ = ["NotebookCredential"]
+
+
+class _AccessToken(AccessToken):
+    """azure-core's AccessToken whose repr does not print the token."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"AccessToken(token='[redacted]', expires_on={self.expires_on})"
+
+
+class _AccessTokenInfo(AccessTokenInfo):
+    """azure-core's AccessTokenInfo whose repr does not print the token."""
+
+    def __repr__(self) -> str:
+        return (
+            f"AccessTokenInfo(token='[redacted]', expires_on={self.expires_on}, "
+            f"token_type='{self.token_type}', refresh_on={self.refresh_on})"
+        )
+
+
+def access_token(entry: StoredToken) -> AccessToken:
+    return _AccessToken(entry.token, int(entry.expires_on))
+
+
+def access_token_info(entry: StoredToken) -> AccessTokenInfo:
+    return _AccessTokenInfo(
+        entry.token, int(entry.expires_on), token_type="Bearer", refresh_on=int(entry.refresh_on)
+    )
+
+
+def _session_or_default(session: Session | None) -> Session:
+    if session is not None:
+        return session
+    from ._session import session as kernel_session
+
+    return kernel_session()
+
+
+class NotebookCredential:
+    """Tokens for the account signed in in this kernel (``%azlogin`` / ``nbauth.login()``).
+
+    In [1]: from azure.mgmt.resource import SubscriptionClient
+    In [2]: SubscriptionClient(nbauth.credential())
+
+    A call made while a sign-in is pending waits for it. With nobody signed in, calls raise
+    `AuthenticationRequired`. ``session``: the `Session` to use (default: the kernel's).
+    """
+
+    def __init__(self, *, session: Session | None = None) -> None:
+        self._session = _session_or_default(session)
+
+    @property
+    def session(self) -> Session:
+        return self._session
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken:
+        """An access token for `scopes` (azure-core ``TokenCredential``)."""
+        entry = self._session.token(
+            scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae
+        )
+        return _AccessToken(entry.token, int(entry.expires_on))
+
+    def get_token_info(
+        self, *scopes: str, options: TokenRequestOptions | None = None
+    ) -> AccessTokenInfo:
+        """An access token for `scopes` with its refresh time (azure-core ``SupportsTokenInfo``)."""
+        options = options or {}
+        entry = self._session.token(
+            scopes,
+            claims=options.get("claims"),
+            tenant_id=options.get("tenant_id"),
+            enable_cae=bool(options.get("enable_cae", False)),
+        )
+        return access_token_info(entry)
+
+    def close(self) -> None:
+        """Nothing to release: the session outlives its credentials."""
+
+    def __enter__(self) -> NotebookCredential:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        account = self._session.account
+        who = account.username if account is not None else None
+        return f"<NotebookCredential account={who!r}>"
+
+    def __getstate__(self) -> object:
+        raise TypeError(
+            "NotebookCredential cannot be pickled: it is bound to this kernel's sign-in, and "
+            "tokens must not travel inside pickles."
+        )

@@ -1,0 +1,234 @@
+"""Device code sign-in (OAuth 2.0 device authorization grant), on msal.
+
+The person opens a page on any device and types a short code; meanwhile a daemon thread polls
+Entra ID. msal is asked for one poll at a time (``exit_condition`` always true) so the loop is
+ours: it sleeps on the sign-in's cancel event, which makes ``cancel()`` take effect at once
+instead of at msal's next one-second tick, and it honours ``slow_down`` through the ``interval``
+msal keeps in the flow.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from .. import _signin
+from .._errors import (
+    AuthenticationError,
+    SignInDeclined,
+    SignInExpired,
+    from_msal_result,
+    redact,
+)
+from .._prompt import DeviceCodePrompt
+from .._session import MsalAccountSource
+from .._signin import Account, SignIn
+
+if TYPE_CHECKING:
+    import msal
+
+    from .._session import Session
+    from . import SignInRequest
+
+__all__ = ["start"]
+
+_LOGGER = logging.getLogger("nbauth")
+
+METHOD = "device_code"
+# Transient network errors while polling are retried this many times in a row before the
+# sign-in fails: a Wi-Fi blip must not cost the person their sign-in.
+_MAX_CONSECUTIVE_NETWORK_ERRORS = 3
+_RETRIABLE = ("authorization_pending", "slow_down")
+
+
+def start(session: Session, request: SignInRequest) -> SignIn:
+    """Request a device code, show the prompt, start polling; return the pending SignIn."""
+    import requests  # Lazy load
+
+    authority = f"{request.authority_host}/{request.tenant}"
+    app = session.public_client(authority, request.client_id)
+    try:
+        flow = app.initiate_device_flow(
+            scopes=list(request.scopes), claims_challenge=request.claims
+        )
+    except requests.RequestException as exc:
+        raise AuthenticationError(
+            f"Could not reach {request.authority_host} to start the sign-in "
+            f"({type(exc).__name__}). Check the network connection and try again."
+        ) from None
+    except ValueError as exc:
+        raise AuthenticationError(
+            f"{request.authority_host} answered the device code request with something nbauth "
+            f"could not read ({redact(exc)[:200]}). Try again."
+        ) from None
+    if "user_code" not in flow or "device_code" not in flow:
+        raise from_msal_result(flow)
+
+    flow["interval"] = max(1, int(flow.get("interval", 5)))
+    prompt = DeviceCodePrompt(
+        verification_uri=str(flow.get("verification_uri") or flow.get("verification_url") or ""),
+        user_code=str(flow["user_code"]),
+        expires_on=float(flow["expires_at"]),
+        message=str(flow.get("message") or ""),
+        interval=int(flow["interval"]),
+    )
+
+    def stop_msal_polling() -> None:
+        # msal's documented way to end acquire_token_by_device_flow early.
+        flow["expires_at"] = 0
+
+    signin = SignIn(method=METHOD, prompt=prompt, on_cancel=stop_msal_polling)
+    session.track_pending(signin)
+    try:
+        request.prompt(prompt)
+    except BaseException:
+        signin.cancel()
+        raise
+    signin.start_worker(
+        lambda s: _poll(s, session, app, flow, request), name="nbauth-device-code-poller"
+    )
+    return signin
+
+
+def _poll(
+    signin: SignIn,
+    session: Session,
+    app: msal.PublicClientApplication,
+    flow: dict[str, Any],
+    request: SignInRequest,
+) -> None:
+    import requests  # Lazy load
+
+    cancelled = signin.cancel_requested
+    network_errors = 0
+    while not cancelled.is_set():
+        if time.time() >= flow["expires_at"]:
+            signin.fail(
+                _signin.EXPIRED,
+                SignInExpired(
+                    "The sign-in code expired before it was used. Run `%azlogin` again and "
+                    "enter the new code within its lifetime (usually 15 minutes)."
+                ),
+            )
+            return
+        try:
+            result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _flow: True)
+        except (requests.RequestException, ValueError) as exc:
+            network_errors += 1
+            _LOGGER.debug("device code poll failed: %s", type(exc).__name__)
+            if network_errors >= _MAX_CONSECUTIVE_NETWORK_ERRORS:
+                signin.fail(
+                    _signin.FAILED,
+                    AuthenticationError(
+                        f"Lost contact with {request.authority_host} while waiting for the "
+                        f"sign-in ({type(exc).__name__}). Check the network connection and run "
+                        f"`%azlogin` again."
+                    ),
+                )
+                return
+            cancelled.wait(flow["interval"])
+            continue
+        network_errors = 0
+        if cancelled.is_set():
+            if "access_token" in result:
+                _discard(session, app, result)
+            return
+        if "access_token" in result:
+            _succeed(signin, session, app, result, request)
+            return
+        if result.get("error") in _RETRIABLE:
+            cancelled.wait(flow["interval"])
+            continue
+        error = from_msal_result(result)
+        if isinstance(error, SignInDeclined):
+            status = _signin.DECLINED
+        elif isinstance(error, SignInExpired):
+            status = _signin.EXPIRED
+        else:
+            status = _signin.FAILED
+        signin.fail(status, error)
+        return
+
+
+def _home_account_id(result: dict[str, Any]) -> str | None:
+    client_info = result.get("client_info")
+    if not client_info:
+        return None
+    try:
+        padded = client_info + "=" * (-len(client_info) % 4)
+        info = json.loads(base64.urlsafe_b64decode(padded))
+        return f"{info['uid']}.{info['utid']}"
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _find_msal_account(
+    app: msal.PublicClientApplication, result: dict[str, Any]
+) -> dict[str, Any] | None:
+    home_account_id = _home_account_id(result)
+    claims = result.get("id_token_claims") or {}
+    accounts = app.get_accounts()
+    for candidate in accounts:
+        if home_account_id and candidate.get("home_account_id") == home_account_id:
+            return candidate
+    username = claims.get("preferred_username")
+    for candidate in accounts:
+        if username and str(candidate.get("username", "")).lower() == username.lower():
+            return candidate
+    return None
+
+
+def _succeed(
+    signin: SignIn,
+    session: Session,
+    app: msal.PublicClientApplication,
+    result: dict[str, Any],
+    request: SignInRequest,
+) -> None:
+    claims = result.get("id_token_claims") or {}
+    msal_account = _find_msal_account(app, result)
+    if msal_account is None:
+        signin.fail(
+            _signin.FAILED,
+            AuthenticationError(
+                "Entra ID issued a token but no account information (no ID token / client "
+                "info), so the sign-in cannot be kept. Check client_id and scopes."
+            ),
+        )
+        return
+    home_account_id = str(msal_account["home_account_id"])
+    account = Account(
+        username=str(msal_account.get("username") or claims.get("preferred_username") or ""),
+        home_account_id=home_account_id,
+        tenant_id=claims.get("tid"),
+        home_tenant_id=(
+            home_account_id.split(".", 1)[1] if "." in home_account_id else claims.get("tid")
+        ),
+        name=claims.get("name"),
+        method=METHOD,
+        authority=f"{request.authority_host}/{request.tenant}",
+        client_id=request.client_id,
+    )
+    source = MsalAccountSource(
+        session,
+        authority_host=request.authority_host,
+        tenant=request.tenant,
+        client_id=request.client_id,
+        msal_account=msal_account,
+    )
+    if not signin.succeed(account, adopt=lambda: session.adopt(account, source)):
+        _discard(session, app, result)
+
+
+def _discard(session: Session, app: msal.PublicClientApplication, result: dict[str, Any]) -> None:
+    """A sign-in that completed after it was cancelled: forget it unless it is current."""
+    msal_account = _find_msal_account(app, result)
+    current = session.account
+    if msal_account is None:
+        return
+    if current is not None and current.home_account_id == msal_account.get("home_account_id"):
+        return
+    session.forget_msal_account(msal_account)

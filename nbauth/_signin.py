@@ -1,0 +1,236 @@
+"""A sign-in in progress, and the account it produces.
+
+A `SignIn` is what `nbauth.login()` returns: pending while the person finishes signing in
+elsewhere, then succeeded (with an `Account`) or failed in one of a few named ways. The work
+(polling Entra ID) runs in a daemon thread owned by the sign-in method; this object only keeps
+the state, lets callers wait or cancel, and tells listeners (the UI) when it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._errors import AuthenticationError, SignInCancelled, SignInTimeout
+
+if TYPE_CHECKING:
+    from ._prompt import DeviceCodePrompt
+
+__all__ = ["Account", "SignIn", "STATUSES"]
+
+_LOGGER = logging.getLogger("nbauth")
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+CANCELLED = "cancelled"
+DECLINED = "declined"
+EXPIRED = "expired"
+FAILED = "failed"
+STATUSES = (PENDING, SUCCEEDED, CANCELLED, DECLINED, EXPIRED, FAILED)
+
+# Waiting in short slices keeps a blocked main thread responsive to KeyboardInterrupt (a
+# kernel interrupt, or _thread.interrupt_main), which an untimed lock wait is not everywhere.
+_WAIT_SLICE_S = 0.1
+# How long cancel() waits for the worker thread; it wakes at once unless an HTTP request is
+# in flight.
+_CANCEL_JOIN_S = 1.0
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who is signed in. Holds no token."""
+
+    username: str
+    home_account_id: str
+    """``<object id>.<home tenant id>``: stable across tenants, the key msal uses."""
+    tenant_id: str | None
+    """The tenant the sign-in was made to (from the ID token)."""
+    home_tenant_id: str | None
+    name: str | None
+    method: str
+    """The sign-in method, e.g. ``device_code``."""
+    authority: str
+    """The authority URL the sign-in used, e.g. ``https://login.microsoftonline.com/organizations``."""
+    client_id: str | None = None
+    """The application (client) ID the sign-in used; signing in again should reuse it."""
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class SignIn:
+    """A sign-in: pending, then succeeded or failed. Returned by `nbauth.login()`.
+
+    ``status`` is one of ``"pending"``, ``"succeeded"``, ``"cancelled"``, ``"declined"``,
+    ``"expired"``, ``"failed"``. ``prompt`` is what to show the person (for device code: the
+    URL and user code). ``wait()`` blocks until done and returns the `Account` or raises the
+    failure; ``cancel()`` stops it.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        prompt: DeviceCodePrompt | None = None,
+        on_cancel: Callable[[], None] | None = None,
+    ) -> None:
+        self.method = method
+        self.prompt = prompt
+        self._on_cancel = on_cancel
+        self._lock = threading.Lock()
+        self._status = PENDING
+        self._account: object = None
+        self._error: AuthenticationError | None = None
+        self._done = threading.Event()
+        self._cancel_requested = threading.Event()
+        self._callbacks: list[Callable[[SignIn], object]] = []
+        self._thread: threading.Thread | None = None
+        self.started_at = time.time()
+
+    # -- what callers see --------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def account(self) -> Account | None:
+        """The signed-in account once succeeded, else None."""
+        return self._account  # type: ignore[return-value]
+
+    @property
+    def error(self) -> AuthenticationError | None:
+        """Why the sign-in failed (None while pending or after success)."""
+        return self._error
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def wait(self, timeout: float | None = None) -> Account:
+        """Block until done; return the `Account` or raise why it failed.
+
+        Raises `SignInTimeout` if `timeout` seconds pass while still pending (the sign-in keeps
+        going; call ``wait()`` again or ``cancel()``).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._done.is_set():
+            remaining = _WAIT_SLICE_S if deadline is None else deadline - time.monotonic()
+            if remaining <= 0:
+                raise SignInTimeout(
+                    f"The sign-in is still pending after {timeout:g} s. Finish it in the browser "
+                    f"and call .wait() again, or call .cancel()."
+                )
+            self._done.wait(min(_WAIT_SLICE_S, remaining))
+        if self._error is not None:
+            raise self._error
+        return self._account  # type: ignore[return-value]
+
+    def cancel(self) -> bool:
+        """Stop the sign-in. Returns False if it had already finished.
+
+        The worker thread is stopped and joined (it wakes at once unless a request to Entra ID
+        is in flight). An account that was signed in before stays signed in.
+        """
+        finished = self._finish(
+            CANCELLED,
+            error=SignInCancelled(
+                "The sign-in was cancelled. Run `%azlogin` (or `nbauth.login()`) to start a new one."
+            ),
+        )
+        self._join(_CANCEL_JOIN_S)
+        return finished
+
+    def add_done_callback(self, fn: Callable[[SignIn], object]) -> None:
+        """Call ``fn(sign_in)`` once done: from the thread that finished it (usually the polling
+        thread), or right away if already done. Exceptions in `fn` are logged, not raised."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(fn)
+                return
+        self._run_callback(fn)
+
+    def __repr__(self) -> str:
+        code = f" user_code={self.prompt.user_code}" if self.prompt is not None else ""
+        who = f" account={self._account}" if self._account is not None else ""
+        return f"<SignIn {self.method} {self._status}{code}{who}>"
+
+    def __getstate__(self) -> object:
+        raise TypeError("A SignIn is live state of this kernel and cannot be pickled.")
+
+    # -- for sign-in methods -----------------------------------------------------------------
+
+    @property
+    def cancel_requested(self) -> threading.Event:
+        """Set when the sign-in is cancelled; the worker waits on it between polls."""
+        return self._cancel_requested
+
+    def start_worker(self, target: Callable[[SignIn], None], *, name: str) -> None:
+        """Run `target(self)` in a daemon thread; it must end by calling `succeed`/`fail`."""
+
+        def run() -> None:
+            try:
+                target(self)
+            except BaseException as exc:  # noqa: BLE001 - the thread must always settle it
+                _LOGGER.debug("sign-in worker crashed", exc_info=True)
+                self.fail(
+                    FAILED,
+                    AuthenticationError(f"The sign-in failed unexpectedly: {type(exc).__name__}."),
+                )
+
+        self._thread = threading.Thread(target=run, name=name, daemon=True)
+        self._thread.start()
+
+    def succeed(self, account: Account, adopt: Callable[[], None] | None = None) -> bool:
+        """Mark succeeded; `adopt` (make the account current) runs first, atomically with the
+        status change, so a concurrent cancel() either wins entirely or not at all."""
+        with self._lock:
+            if self._status != PENDING:
+                return False
+            if adopt is not None:
+                adopt()
+            self._account = account
+            self._status = SUCCEEDED
+        self._after_finish()
+        return True
+
+    def fail(self, status: str, error: AuthenticationError) -> bool:
+        return self._finish(status, error=error)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _finish(self, status: str, *, error: AuthenticationError) -> bool:
+        with self._lock:
+            if self._status != PENDING:
+                return False
+            self._status = status
+            self._error = error
+            self._cancel_requested.set()
+        if status == CANCELLED and self._on_cancel is not None:
+            try:
+                self._on_cancel()
+            except Exception:  # noqa: BLE001 - cancelling must not fail
+                _LOGGER.debug("cancel hook failed", exc_info=True)
+        self._after_finish()
+        return True
+
+    def _after_finish(self) -> None:
+        with self._lock:
+            callbacks, self._callbacks = self._callbacks, []
+            self._done.set()
+        for fn in callbacks:
+            self._run_callback(fn)
+
+    def _run_callback(self, fn: Callable[[SignIn], object]) -> None:
+        try:
+            fn(self)
+        except Exception:  # noqa: BLE001 - a UI callback must not break the sign-in
+            _LOGGER.warning("A sign-in done-callback raised an exception.", exc_info=True)
+
+    def _join(self, timeout: float) -> None:
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)

@@ -1,0 +1,156 @@
+"""Plain text for every sign-in state: the fallback view, and ``text/plain`` of the widgets.
+
+Used in terminal IPython, without IPython at all, and inside the widgets' mime bundles so that
+front-ends without widget support (nbclient, some viewers) still show what is going on. Server
+text (the verification URI, Entra's error text) is printed as it came; nothing here is HTML.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TYPE_CHECKING, TextIO
+
+from .badge import BadgeInfo, badge_text, format_time
+from .links import link_warning
+
+if TYPE_CHECKING:
+    from .._prompt import DeviceCodePrompt
+    from .._session import Account
+    from .._signin import SignIn
+
+__all__ = [
+    "TextSignInView",
+    "cancelled_text",
+    "failure_text",
+    "outcome_text",
+    "prompt_line",
+    "prompt_text",
+    "waiting_text",
+]
+
+STOP_BUTTON_HINT = "To cancel, press the stop button (\u25a0) in the toolbar."
+CTRL_C_HINT = "To cancel, press Ctrl-C."
+BACKGROUND_HINT = (
+    "The sign-in continues in the background; cells that use the credential wait for it."
+)
+
+
+def prompt_line(prompt: DeviceCodePrompt) -> str:
+    """The one sentence that matters: where to go and which code to type."""
+    return (
+        f"To sign in, open {prompt.verification_uri} and enter the code {prompt.user_code} "
+        f"(it expires at {format_time(prompt.expires_on)})."
+    )
+
+
+def waiting_text(*, blocking: bool, cancel_hint: str) -> str:
+    if blocking:
+        return f"Waiting for you to sign in. {cancel_hint}".strip()
+    return f"Waiting for you to sign in. {BACKGROUND_HINT}"
+
+
+def prompt_text(
+    prompt: DeviceCodePrompt,
+    *,
+    blocking: bool,
+    cancel_hint: str,
+    account_hint: str | None = None,
+    reason: str | None = None,
+) -> str:
+    lines = []
+    if reason:
+        lines.append(reason)
+    if account_hint:
+        lines.append(f"Sign in as {account_hint}.")
+    lines.append(prompt_line(prompt))
+    warning = link_warning(prompt.verification_uri)
+    if warning:
+        lines.append(f"Warning: {warning}")
+    lines.append(waiting_text(blocking=blocking, cancel_hint=cancel_hint))
+    return "\n".join(lines)
+
+
+def cancelled_text(still_signed_in: Account | None) -> str:
+    """One line: ``Sign-in cancelled.`` and who (if anyone) is still signed in."""
+    if still_signed_in is not None:
+        return f"Sign-in cancelled. {still_signed_in.username} is still signed in."
+    return "Sign-in cancelled."
+
+
+def failure_text(signin: SignIn) -> str:
+    # nbauth's errors already say what to do next and carry no secret (see nbauth._errors).
+    error = signin.error
+    if error is None:
+        return f"The sign-in ended ({signin.status})."
+    return str(error).strip() or f"The sign-in ended ({signin.status})."
+
+
+def outcome_text(
+    signin: SignIn, *, info: BadgeInfo | None = None, still_signed_in: Account | None = None
+) -> str:
+    """What a finished sign-in says: the badge text, ``Sign-in cancelled.``, or the error."""
+    if signin.status == "succeeded":
+        if info is not None:
+            return badge_text(info)
+        account = signin.account
+        return f"Signed in as {account.username}." if account is not None else "Signed in."
+    if signin.status == "cancelled":
+        return cancelled_text(still_signed_in)
+    return failure_text(signin)
+
+
+class TextSignInView:
+    """A sign-in shown as printed lines (terminal IPython, plain Python).
+
+    Same interface as the device-code card: ``show_prompt`` (the login prompt callback),
+    ``finish``; ``quiet_failure`` leaves failures to the caller (a blocking cell raises them as
+    its one-line error instead of printing them twice).
+    """
+
+    def __init__(
+        self,
+        *,
+        blocking: bool,
+        cancel_hint: str = CTRL_C_HINT,
+        account_hint: str | None = None,
+        reason: str | None = None,
+        out: TextIO | None = None,
+    ) -> None:
+        self.blocking = blocking
+        self.cancel_hint = cancel_hint
+        self.account_hint = account_hint
+        self.reason = reason
+        self._out = out
+        self._lock = threading.Lock()
+        self._finished = False
+
+    def _print(self, text: str) -> None:
+        print(text, file=self._out or sys.stdout, flush=True)
+
+    def show_prompt(self, prompt: DeviceCodePrompt) -> None:
+        self._print(
+            prompt_text(
+                prompt,
+                blocking=self.blocking,
+                cancel_hint=self.cancel_hint,
+                account_hint=self.account_hint,
+                reason=self.reason,
+            )
+        )
+
+    def finish(
+        self,
+        signin: SignIn,
+        *,
+        info: BadgeInfo | None = None,
+        still_signed_in: Account | None = None,
+        quiet_failure: bool = False,
+    ) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        if signin.status != "succeeded" and quiet_failure:
+            return
+        self._print(outcome_text(signin, info=info, still_signed_in=still_signed_in))

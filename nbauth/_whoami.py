@@ -1,0 +1,190 @@
+"""``nbauth.whoami()`` / ``%azwhoami``: who is signed in, where, how, and until when.
+
+Reads only what the session already knows: the account, the chosen subscription (when the
+subscriptions module is in use) and, from the token store, which resources got a token and when
+each expires. Never a token: `WhoAmI` can be printed, displayed and pickled safely.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._session import Account, Session
+
+__all__ = ["TokenExpiry", "WhoAmI", "whoami"]
+
+
+@dataclass(frozen=True)
+class TokenExpiry:
+    """An access token this kernel holds: for what, in which tenant, until when. No token."""
+
+    resource: str
+    """The resource the scopes are for, e.g. ``https://storage.azure.com``."""
+    tenant: str | None
+    """None for the account's own sign-in tenant."""
+    expires_on: float
+
+    @property
+    def expired(self) -> bool:
+        return self.expires_on <= time.time()
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    """What ``%azwhoami`` shows; ``str()`` for text, ``_repr_html_`` for notebooks."""
+
+    account: Account | None
+    subscription: str | None = None
+    """The chosen subscription ("name (id)"), if any."""
+    tokens: tuple[TokenExpiry, ...] = ()
+    pending: bool = False
+    """A sign-in is in progress."""
+
+    @property
+    def signed_in(self) -> bool:
+        return self.account is not None
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs about the account, the same in text and HTML."""
+        from ._ui.badge import method_label
+
+        account = self.account
+        if account is None:
+            return []
+        rows = [("User", account.username)]
+        if account.name:
+            rows.append(("Name", account.name))
+        rows.append(("Tenant", account.tenant_id or "unknown"))
+        if account.home_tenant_id and account.home_tenant_id != account.tenant_id:
+            rows.append(("Home tenant", account.home_tenant_id))
+        rows.append(("Method", method_label(account.method)))
+        rows.append(("Authority", account.authority))
+        rows.append(("Subscription", self.subscription or "none chosen"))
+        return rows
+
+    def token_rows(self) -> list[tuple[str, str]]:
+        """(resource [tenant], "valid until ...") for each token used so far."""
+        from ._ui.badge import format_time
+
+        out = []
+        for token in self.tokens:
+            where = f" (tenant {token.tenant})" if token.tenant else ""
+            state = "expired at" if token.expired else "valid until"
+            out.append((f"{token.resource}{where}", f"{state} {format_time(token.expires_on)}"))
+        return out
+
+    def _headline(self) -> str:
+        if self.account is None:
+            if self.pending:
+                return "A sign-in is in progress; nobody is signed in yet."
+            return "Nobody is signed in in this kernel. Run `%azlogin` (or `nbauth.login()`)."
+        suffix = " (a new sign-in is in progress)" if self.pending else ""
+        return f"Signed in as {self.account.username}{suffix}."
+
+    def __str__(self) -> str:
+        rows = self.rows()
+        if not rows:
+            return self._headline()
+        width = max(len(label) for label, _ in rows) + 1
+        lines = [self._headline()]
+        lines += [f"  {label + ':':<{width}} {value}" for label, value in rows]
+        tokens = self.token_rows()
+        if tokens:
+            lines.append("  Tokens used so far:")
+            token_width = max(len(resource) for resource, _ in tokens)
+            lines += [f"    {resource:<{token_width}}  {state}" for resource, state in tokens]
+        else:
+            lines.append("  No token used yet in this kernel.")
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(str(self))
+
+    def _repr_html_(self) -> str:
+        from ._ui.links import escape
+
+        def table(rows: list[tuple[str, str]], css_class: str) -> str:
+            body = "".join(
+                f'<tr><th style="text-align:left;padding-right:1em">{escape(label)}</th>'
+                f'<td style="text-align:left">{escape(value)}</td></tr>'
+                for label, value in rows
+            )
+            return f'<table class="{css_class}">{body}</table>' if body else ""
+
+        parts = [f"<p>{escape(self._headline())}</p>", table(self.rows(), "nbauth-whoami")]
+        if self.account is not None:
+            tokens = self.token_rows()
+            if tokens:
+                parts.append("<p>Tokens used so far:</p>")
+                parts.append(table(tokens, "nbauth-whoami-tokens"))
+            else:
+                parts.append("<p>No token used yet in this kernel.</p>")
+        return f"<div>{''.join(parts)}</div>"
+
+
+def _resource(scopes: tuple[str, ...]) -> str:
+    resources = []
+    for scope in scopes:
+        resource = scope[: -len("/.default")] if scope.endswith("/.default") else scope
+        if resource not in resources:
+            resources.append(resource)
+    return " ".join(resources)
+
+
+def _token_expiries(session: Session, account: Account) -> tuple[TokenExpiry, ...]:
+    # The token store lists (key, expiry) pairs when it supports it; never the tokens.
+    expiries = getattr(session.token_store, "expiries", None)
+    if not callable(expiries):
+        return ()
+    out = []
+    for key, expires_on in expiries():
+        if getattr(key, "account", None) != account.home_account_id or getattr(key, "claims", ""):
+            continue
+        out.append(TokenExpiry(_resource(tuple(key.scopes)), key.tenant or None, float(expires_on)))
+    out.sort(key=lambda t: (t.resource, t.tenant or ""))
+    return tuple(out)
+
+
+def _subscription(session: Session) -> str | None:
+    try:
+        from . import _subscriptions  # another part of nbauth; optional here
+    except ImportError:
+        return None
+    current = getattr(_subscriptions, "current_subscription", None)
+    if not callable(current):
+        return None
+    takes_session = bool(inspect.signature(current).parameters)
+    subscription = current(session) if takes_session else current()
+    if subscription is None:
+        return None
+    name = getattr(subscription, "display_name", None) or getattr(subscription, "name", None)
+    sub_id = getattr(subscription, "subscription_id", None) or getattr(subscription, "id", None)
+    if name and sub_id:
+        return f"{name} ({sub_id})"
+    return str(name or sub_id or subscription)
+
+
+def whoami(session: Session | None = None) -> WhoAmI:
+    """Who is signed in in this kernel (``session``: default the kernel's).
+
+    In [1]: nbauth.whoami()
+    In [2]: nbauth.whoami().account.username
+    """
+    if session is None:
+        from ._session import session as kernel_session
+
+        session = kernel_session()
+    account = session.account
+    pending = session.pending is not None
+    if account is None:
+        return WhoAmI(account=None, pending=pending)
+    return WhoAmI(
+        account=account,
+        subscription=_subscription(session),
+        tokens=_token_expiries(session, account),
+        pending=pending,
+    )
