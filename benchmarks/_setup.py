@@ -325,3 +325,16 @@ def start_thread(target, *args, name: str) -> threading.Thread:
     thread = threading.Thread(target=target, args=args, name=name, daemon=True)
     thread.start()
     return thread
+
+
+@dataclass
+class Bench:
+    """What every row gets: the running emulator's info and admin client, and the run's size."""
+
+    info: dict[str, Any]
+    admin: Any
+    quick: bool = False
+    """Fewer calls and repetitions (a smoke run); numbers are then only indicative."""
+
+    def scaled(self, full: int, quick: int) -> int:
+        return quick if self.quick else full

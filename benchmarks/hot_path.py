@@ -1,0 +1,200 @@
+"""Rows 1 and 5: ``get_token`` when the token is cached, against azure-identity and msal.
+
+Every contender holds a valid token for the scope before timing starts, so each call is a pure
+cache hit; the emulator's request log confirms that no timed call went to the network.
+"""
+
+from __future__ import annotations
+
+import time
+
+from . import _setup as S
+from ._result import FAIL, Row, fmt_us, verdict
+from ._stats import interleaved, ratio, summarize_ns, timer_overhead_ns
+
+# azure-identity and msal users ask for the resource's usual scope; the value does not change
+# what a cache hit costs.
+AI_ARM_SCOPE = "https://management.azure.com/.default"
+ROW1_TARGET_RATIO = 30.0
+ROW5_FLATNESS = 1.20
+ROW5_TIERS = (1, 100, 1000)
+
+
+def _nbauth_signed_in(bench: S.Bench, username: str = S.ALICE):
+    session = S.nbauth_session()
+    S.nbauth_sign_in(session, bench.admin, username)
+    return session
+
+
+def measure_cache_hit(bench: S.Bench) -> Row:
+    """Row 1: median and p99 of a cached get_token, nbauth vs azure-identity vs msal."""
+    row = Row(
+        1,
+        "`get_token` on a cached token (median, p99)",
+        "azure-identity DeviceCodeCredential, ClientSecretCredential; msal acquire_token_silent",
+        f"nbauth >= {ROW1_TARGET_RATIO:g}x faster than azure-identity's median",
+    )
+    admin = bench.admin
+    S.fast_device_codes(admin)
+
+    session = _nbauth_signed_in(bench)
+    cred = session.credential()
+    cred.get_token(S.ARM_SCOPE)
+
+    device_code = S.azure_identity_device_code(admin)
+    device_code.get_token(AI_ARM_SCOPE)
+    client_secret = S.azure_identity_client_secret(bench.info)
+    client_secret.get_token(AI_ARM_SCOPE)
+
+    app = S.msal_app(bench.info)
+    S.msal_device_sign_in(app, admin)
+    msal_account = app.get_accounts()[0]
+
+    rounds = bench.scaled(5, 2)
+    big, small = bench.scaled(30_000, 5_000), bench.scaled(3_000, 500)
+    contenders = {
+        "nbauth get_token": (lambda: cred.get_token(S.ARM_SCOPE), big),
+        "nbauth get_token_info": (lambda: cred.get_token_info(S.ARM_SCOPE), big // 3),
+        "azure-identity DeviceCodeCredential.get_token": (
+            lambda: device_code.get_token(AI_ARM_SCOPE),
+            small,
+        ),
+        "azure-identity DeviceCodeCredential.get_token_info": (
+            lambda: device_code.get_token_info(AI_ARM_SCOPE),
+            small // 3,
+        ),
+        "azure-identity ClientSecretCredential.get_token": (
+            lambda: client_secret.get_token(AI_ARM_SCOPE),
+            small,
+        ),
+        "msal acquire_token_silent": (
+            lambda: app.acquire_token_silent([S.ARM_SCOPE], msal_account),
+            small,
+        ),
+    }
+    admin.clear_requests()
+    samples = interleaved(contenders, rounds)
+    network_calls = len(S.identity_requests(admin))
+    overhead_ns = timer_overhead_ns(bench.scaled(100_000, 20_000))
+    session.close()
+
+    stats = {name: summarize_ns(values) for name, values in samples.items()}
+    nb = stats["nbauth get_token"]["median_us"]
+    dcc = stats["azure-identity DeviceCodeCredential.get_token"]["median_us"]
+    csc = stats["azure-identity ClientSecretCredential.get_token"]["median_us"]
+    msal_median = stats["msal acquire_token_silent"]["median_us"]
+    ratios = {
+        "DeviceCodeCredential / nbauth": ratio(dcc, nb),
+        "ClientSecretCredential / nbauth": ratio(csc, nb),
+        "msal / nbauth": ratio(msal_median, nb),
+        "DeviceCodeCredential.get_token_info / nbauth get_token_info": ratio(
+            stats["azure-identity DeviceCodeCredential.get_token_info"]["median_us"],
+            stats["nbauth get_token_info"]["median_us"],
+        ),
+    }
+    worst = min(ratios["DeviceCodeCredential / nbauth"], ratios["ClientSecretCredential / nbauth"])
+    row.data = {
+        "stats": stats,
+        "ratios": ratios,
+        "timer_overhead_ns": round(overhead_ns),
+        "identity_requests_while_timing": network_calls,
+        "rounds": rounds,
+    }
+    nb_stats = stats["nbauth get_token"]
+    row.nbauth = (
+        f"median {fmt_us(nb)}, p99 {fmt_us(nb_stats['p99_us'])} (n={nb_stats['n']:,})"
+    )
+    row.baseline = (
+        f"DeviceCodeCredential {fmt_us(dcc)} ({ratios['DeviceCodeCredential / nbauth']}x), "
+        f"ClientSecretCredential {fmt_us(csc)} ({ratios['ClientSecretCredential / nbauth']}x), "
+        f"msal {fmt_us(msal_median)} ({ratios['msal / nbauth']}x)"
+    )
+    row.status = verdict(worst >= ROW1_TARGET_RATIO and network_calls == 0)
+    row.notes.append(
+        f"each sample includes ~{overhead_ns:.0f} ns of timer and loop overhead (not subtracted)"
+    )
+    if network_calls:
+        row.status = FAIL
+        row.notes.append(f"{network_calls} identity requests during timing: not all cache hits")
+    return row
+
+
+def _sign_in_many(bench: S.Bench, count: int):
+    """A Session whose msal cache holds `count` accounts, each signed in by device code; the
+    last one is current. Accounts 2..count are the seeded bench users."""
+    session = S.nbauth_session()
+    S.nbauth_sign_in(session, bench.admin, S.ALICE)
+    for i in range(count - 1):
+        S.nbauth_sign_in(session, bench.admin, S.extra_username(i))
+    return session
+
+
+def measure_accounts_scaling(bench: S.Bench) -> Row:
+    """Row 5: cached get_token with 1, 100 and 1000 accounts in the session's msal cache.
+
+    One Session per tier, all alive at once so the tiers are timed in interleaved rounds (the
+    machine's noise then hits every tier alike). msal is timed on the same Session's msal
+    application, i.e. on exactly the cache nbauth uses.
+    """
+    tiers = ROW5_TIERS if not bench.quick else (1, 10, 100)
+    row = Row(
+        5,
+        f"`get_token` with {', '.join(map(str, tiers))} accounts in the cache",
+        "msal acquire_token_silent on the same cache",
+        f"nbauth flat within {round((ROW5_FLATNESS - 1) * 100)}%",
+    )
+    S.fast_device_codes(bench.admin)
+    started = time.perf_counter()
+    contenders = {}
+    sessions = []
+    for count in tiers:
+        session = _sign_in_many(bench, count)
+        sessions.append(session)
+        cred = session.credential()
+        cred.get_token(S.ARM_SCOPE)
+        account = session.account
+        app = session.public_client(
+            f"{bench.info['authority_host']}/organizations", S.AZURE_CLI_CLIENT_ID
+        )
+        msal_account = app.get_accounts(username=account.username)[0]
+        cached_accounts = len(app.get_accounts())
+        if cached_accounts != count:
+            raise RuntimeError(f"expected {count} accounts in the msal cache, found {cached_accounts}")
+        contenders[f"nbauth {count}"] = (
+            lambda cred=cred: cred.get_token(S.ARM_SCOPE),
+            bench.scaled(20_000, 3_000),
+        )
+        contenders[f"msal {count}"] = (
+            lambda app=app, a=msal_account: app.acquire_token_silent([S.ARM_SCOPE], a),
+            bench.scaled(2_000, 300),
+        )
+    setup_s = time.perf_counter() - started
+    bench.admin.clear_requests()
+    samples = interleaved(contenders, bench.scaled(5, 2))
+    network_calls = len(S.identity_requests(bench.admin))
+    for session in sessions:
+        session.close()
+
+    stats = {name: summarize_ns(values) for name, values in samples.items()}
+    nb = [stats[f"nbauth {c}"]["median_us"] for c in tiers]
+    ms = [stats[f"msal {c}"]["median_us"] for c in tiers]
+    spread = round(max(nb) / min(nb), 3)
+    row.data = {
+        "stats": stats,
+        "nbauth_max_over_min": spread,
+        "msal_max_over_min": round(max(ms) / min(ms), 3),
+        "setup_s": round(setup_s, 1),
+        "identity_requests_while_timing": network_calls,
+    }
+    row.nbauth = " / ".join(fmt_us(v) for v in nb) + f" (max/min {spread:.2f})"
+    row.baseline = (
+        "msal " + " / ".join(fmt_us(v) for v in ms) + f" (max/min {max(ms) / min(ms):.2f})"
+    )
+    row.status = verdict(spread <= ROW5_FLATNESS)
+    if network_calls:
+        row.status = FAIL
+        row.notes.append(f"{network_calls} identity requests during timing: not all cache hits")
+    row.notes.append(
+        f"signing in {sum(tiers)} accounts by device code took {setup_s:.1f} s (not timed)"
+    )
+    return row
