@@ -73,7 +73,7 @@ def test_quickstart_runs_top_to_bottom(emulator, emu_admin, storage, tmp_path, m
         approver.stop()
     text = outputs_text(nb)
     assert len(approver.approved) == 1  # one sign-in for the whole notebook
-    assert "Signed in as alice@contoso.example" in text
+    assert "alice@contoso.example" in text  # the badge (its text/plain) names who signed in
     assert "hello.txt" in text
     saved_text = saved.read_text()
     leaked = [s for values in emu_admin.issued().values() for s in values if s and s in saved_text]

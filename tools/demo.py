@@ -38,14 +38,15 @@ def main(argv: list[str] | None = None) -> int:
         token = secrets.token_urlsafe(16)
         print("\nnbauth demo: everything runs on this machine, no Azure account needed.\n")
         print(f"  sign-in page (like microsoft.com/devicelogin): {info['device_login_url']}")
-        print(f"  demo users: {', '.join(info['users'])}  (any password; the page only asks who you are)")
+        print(f"  demo users: {', '.join(info['users'])}  (the sign-in page asks only which one you are)")
         print(f"  storage (Azurite): {services.blob_url}  container '{DEMO_CONTAINER}'")
         if not args.no_lab:
             lab_env = {**os.environ, **env, "JUPYTER_CONFIG_DIR": str(workdir / "jupyter-config")}
             lab = subprocess.Popen(
                 [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                  f"--port={args.port}", f"--IdentityProvider.token={token}",
-                 f"--ServerApp.root_dir={ROOT / 'notebooks'}", "--ServerApp.log_level=WARN"],
+                 f"--ServerApp.root_dir={ROOT / 'notebooks'}", "--ServerApp.log_level=WARN",
+                 *(["--allow-root"] if os.geteuid() == 0 else [])],
                 env=lab_env,
                 start_new_session=True,  # Ctrl-C reaches only us; we stop Lab without its y/n prompt
             )
