@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -95,11 +96,15 @@ def install_loopback_guard() -> None:
     def hook(event: str, args: tuple) -> None:
         if event == "socket.getaddrinfo":
             if not is_loopback(args[0]):
-                raise OSError(f"nbauth benchmark: refused a DNS lookup of {args[0]!r} (loopback only)")
+                raise OSError(
+                    f"nbauth benchmark: refused a DNS lookup of {args[0]!r} (loopback only)"
+                )
         elif event == "socket.connect":
             address = args[1]
             if isinstance(address, tuple) and not is_loopback(address[0]):
-                raise OSError(f"nbauth benchmark: refused a connection to {address[0]!r} (loopback only)")
+                raise OSError(
+                    f"nbauth benchmark: refused a connection to {address[0]!r} (loopback only)"
+                )
 
     sys.addaudithook(hook)
     _guard_installed = True
@@ -129,6 +134,16 @@ def closed_loopback_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def isolate_user_state() -> None:
+    """Keep the benchmark out of the user's own state: IPython's profile and history go to a
+    temporary directory, and nbauth's persistence settings from the environment are dropped (a
+    developer's ``NBAUTH_PERSIST=read_write`` must not put emulator tokens in their cache; the
+    restarted-kernel measurement asks for persistence itself, in a temporary HOME)."""
+    os.environ["IPYTHONDIR"] = str(bench_tmpdir("ipython"))
+    for name in ("NBAUTH_PERSIST", "NBAUTH_PERSIST_ALLOW_UNENCRYPTED", "NBAUTH_CACHE_DIR"):
+        os.environ.pop(name, None)
 
 
 # -- the emulator -----------------------------------------------------------------------------
@@ -169,7 +184,9 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def start_emulator(workdir: Path, extra_users: int = EXTRA_USERS, timeout: float = 60) -> BenchEmulator:
+def start_emulator(
+    workdir: Path, extra_users: int = EXTRA_USERS, timeout: float = 60
+) -> BenchEmulator:
     """Start ``python -m nbauth.emulator`` with the bench seed; export its ``env`` here."""
     workdir.mkdir(parents=True, exist_ok=True)
     seed_file, ready, log = workdir / "seed.json", workdir / "ready.json", workdir / "emulator.log"
@@ -178,10 +195,15 @@ def start_emulator(workdir: Path, extra_users: int = EXTRA_USERS, timeout: float
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "nbauth.emulator",
-                "--seed", str(seed_file),
-                "--ready-file", str(ready),
-                "--state-dir", str(workdir / "state"),
+                sys.executable,
+                "-m",
+                "nbauth.emulator",
+                "--seed",
+                str(seed_file),
+                "--ready-file",
+                str(ready),
+                "--state-dir",
+                str(workdir / "state"),
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -194,7 +216,9 @@ def start_emulator(workdir: Path, extra_users: int = EXTRA_USERS, timeout: float
             raise RuntimeError(f"the emulator exited with {proc.returncode}:\n{log.read_text()}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"the emulator wrote no ready file in {timeout:.0f} s:\n{log.read_text()}")
+            raise RuntimeError(
+                f"the emulator wrote no ready file in {timeout:.0f} s:\n{log.read_text()}"
+            )
         time.sleep(0.05)
     info = json.loads(ready.read_text())
     emu = BenchEmulator(info=info, process=proc, workdir=workdir)
@@ -215,7 +239,8 @@ def token_requests(admin, grant_type: str | None = None) -> list[dict]:
     return [
         r
         for r in identity_requests(admin)
-        if r.get("endpoint") == "token" and (grant_type is None or r.get("grant_type") == grant_type)
+        if r.get("endpoint") == "token"
+        and (grant_type is None or r.get("grant_type") == grant_type)
     ]
 
 
@@ -317,8 +342,19 @@ def temporary_env(**changes: str | None) -> Iterator[None]:
                 os.environ[key] = value
 
 
+_tmpdirs: list[Path] = []
+
+
 def bench_tmpdir(prefix: str) -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"nbauth-bench-{prefix}-"))
+    """A new temporary directory, removed by `remove_tmpdirs`."""
+    path = Path(tempfile.mkdtemp(prefix=f"nbauth-bench-{prefix}-"))
+    _tmpdirs.append(path)
+    return path
+
+
+def remove_tmpdirs() -> None:
+    while _tmpdirs:
+        shutil.rmtree(_tmpdirs.pop(), ignore_errors=True)
 
 
 def start_thread(target, *args, name: str) -> threading.Thread:

@@ -38,6 +38,16 @@ _LAZY: dict[str, str] = {
     "DeviceCodePrompt": "nbauth._prompt",
     "NotebookCredential": "nbauth._credential",
     "AsyncNotebookCredential": "nbauth.aio",
+    # staying signed in across kernel restarts
+    "Persistence": "nbauth._persistence",
+    "PersistenceWarning": "nbauth._persistence",
+    # the auto chain and service / developer-tool methods
+    "AutoReport": "nbauth._methods.auto",
+    "AutoSignInFailed": "nbauth._methods.auto",
+    "last_auto_report": "nbauth._methods.auto",
+    "MethodUnavailable": "nbauth._methods._unavailable",
+    # clouds (login(cloud=...) takes a name, a dict, a JSON file path or a Cloud)
+    "Cloud": "nbauth._clouds",
     # who is signed in
     "whoami": "nbauth._whoami",
     "WhoAmI": "nbauth._whoami",

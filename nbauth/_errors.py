@@ -93,6 +93,10 @@ class NbauthError(Exception):
         # base keeps tracebacks and responses, none of which may (or can) go into a pickle.
         fields: dict[str, Any] = {}
         for name, value in vars(self).items():
+            if name.startswith("_"):
+                # Private names are never data (e.g. IPython's `_render_traceback_` hook, set by
+                # nbauth._ui.display.one_line): a copy must not get a None in their place.
+                continue
             if isinstance(value, _PICKLED_TYPES):
                 fields[name] = value
             elif isinstance(value, tuple) and all(isinstance(v, _PICKLED_TYPES) for v in value):

@@ -7,11 +7,15 @@ the device code itself (the secret the poller redeems) never leaves the flow.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass
 
 __all__ = ["DeviceCodePrompt", "print_prompt"]
+
+# C0 controls but tab and newline, DEL, and C1 controls (CSI, OSC... in 8-bit form).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,14 @@ class DeviceCodePrompt:
     interval: int
     """Seconds between polls, as the server asked."""
 
+    def __post_init__(self) -> None:
+        # Server text is printed to terminals and notebook streams: control characters
+        # (ANSI / OSC escapes that recolour, hide or relink text) are shown, not obeyed.
+        for name in ("verification_uri", "user_code", "message"):
+            value = getattr(self, name)
+            if isinstance(value, str) and _CONTROL.search(value):
+                object.__setattr__(self, name, _CONTROL.sub("\ufffd", value))
+
     @property
     def expires_in(self) -> float:
         """Seconds left before the code expires (0 once expired)."""
@@ -34,9 +46,21 @@ class DeviceCodePrompt:
 
 
 def print_prompt(prompt: DeviceCodePrompt) -> None:
-    """Default prompt: Entra's message as plain text on stdout (the cell's output)."""
-    message = prompt.message or (
-        f"To sign in, use a web browser to open the page {prompt.verification_uri} and enter "
-        f"the code {prompt.user_code} to authenticate."
-    )
+    """Default prompt: Entra's message as plain text on stdout (the cell's output), with a
+    warning when the sign-in address is not one to trust blindly (see `nbauth._ui.links`)."""
+    from ._ui.links import link_warning
+
+    message = prompt.message
+    if not (
+        message and prompt.verification_uri in message and prompt.user_code in message
+    ):
+        # A message that does not name the address and code being checked could send the
+        # person elsewhere: say it in our own words instead.
+        message = (
+            f"To sign in, use a web browser to open the page {prompt.verification_uri} and "
+            f"enter the code {prompt.user_code} to authenticate."
+        )
+    warning = link_warning(prompt.verification_uri)
+    if warning:
+        message = f"{message}\nWarning: {warning}"
     print(message, file=sys.stdout, flush=True)

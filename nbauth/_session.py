@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _clouds
+from . import _clouds, _log_redaction
 from ._errors import (
     AuthenticationError,
     AuthenticationRequired,
@@ -29,6 +29,7 @@ from ._errors import (
     from_msal_result,
     redact,
 )
+from ._persistence import AccountRecord, Persistence, PersistenceStatus, Persister
 from ._prompt import print_prompt
 from ._signin import Account, SignIn
 from ._token_store import FreshToken, StoredToken, TokenKey, TokenStore
@@ -166,6 +167,8 @@ class MsalAccountSource:
                 f"{self.authority_host} sent a response nbauth could not read "
                 f"({redact(exc)[:200]}). Try again; if it persists, check authority_host."
             ) from None
+        except Exception as exc:  # noqa: BLE001 - see unexpected_msal_error
+            raise unexpected_msal_error(self.authority_host, exc) from None
         if result is None:
             raise AuthenticationRequired(
                 f"This kernel no longer holds a sign-in for {self._msal_account.get('username')}. "
@@ -173,12 +176,14 @@ class MsalAccountSource:
             )
         if "error" in result:
             raise from_msal_result(result, silent=True)
-        refresh_on = result.get("refresh_on")
-        return FreshToken(
-            token=result["access_token"],
-            expires_in=float(result.get("expires_in", 0)),
-            refresh_in=(float(refresh_on) - time.time()) if refresh_on else None,
-        )
+        fresh = _fresh_token(result)
+        if fresh is None:
+            raise AuthenticationError(
+                f"{self.authority_host} sent a token response nbauth could not use (a missing or "
+                f"malformed access_token, expires_in or refresh_on). Try again; if it persists, "
+                f"check authority_host."
+            )
+        return fresh
 
     def sign_out(self) -> None:
         self._session.forget_msal_account(self._msal_account)
@@ -189,6 +194,9 @@ class Session:
 
     ``authority_host``, ``tenant`` and ``client_id`` are defaults for `login`;
     ``clock`` is the token store's clock (tests move it instead of sleeping).
+    ``persistence`` (a `Persistence` or its name; default ``$NBAUTH_PERSIST``, else none),
+    ``allow_unencrypted`` (default ``$NBAUTH_PERSIST_ALLOW_UNENCRYPTED``) and ``cache_dir``
+    (default ``$NBAUTH_CACHE_DIR`` or ``~/.cache/nbauth``): see `nbauth._persistence`.
     """
 
     def __init__(
@@ -198,6 +206,9 @@ class Session:
         tenant: str | None = None,
         client_id: str | None = None,
         clock: Callable[[], float] = time.time,
+        persistence: Persistence | str | None = None,
+        allow_unencrypted: bool | None = None,
+        cache_dir: str | None = None,
     ) -> None:
         self._authority_host = (
             _clouds.normalize_authority_host(authority_host) if authority_host else None
@@ -209,7 +220,13 @@ class Session:
         self._apps_lock = threading.Lock()
         self._apps: dict[tuple[str, str, bool], msal.PublicClientApplication] = {}
         self._msal_cache: msal.TokenCache | None = None
+        # Nothing is opened or imported until the first sign-in needs it.
+        self._persister = Persister(
+            persistence, allow_unencrypted=allow_unencrypted, cache_dir=cache_dir
+        )
         self._http: requests.Session | None = None
+        # msal's and azure-core's own logs can hold tokens: redact them (see _log_redaction).
+        _log_redaction.install()
         self._current: _Current | None = None
         self._pending: SignIn | None = None
         self._credential: NotebookCredential | None = None
@@ -246,6 +263,11 @@ class Session:
 
     @property
     def cloud(self) -> _clouds.Cloud:
+        """The current account's cloud (it may have signed in with ``cloud=``), else the
+        default authority host's."""
+        account = self.account
+        if account is not None and "://" in account.authority:
+            return _clouds.cloud_for(account.authority.rsplit("/", 1)[0])
         return _clouds.cloud_for(self.authority_host)
 
     def __repr__(self) -> str:
@@ -272,22 +294,30 @@ class Session:
         timeout: float | None = None,
         prompt: Callable[[DeviceCodePrompt], object] | None = None,
         claims: str | None = None,
+        persistence: Persistence | str | None = None,
+        allow_unencrypted: bool | None = None,
+        cloud: _clouds.Cloud | str | Mapping[str, Any] | None = None,
         **options: Any,
     ) -> SignIn:
         """Start a sign-in; see `nbauth.login`.
 
         ``claims``: a claims challenge (from a resource's 401, or an `InteractionRequired`) that
-        the new sign-in must satisfy. ``options``: method-specific arguments, handed to the
-        method as `SignInRequest.options` (read-only; never echoed).
+        the new sign-in must satisfy. ``persistence`` / ``allow_unencrypted``: see
+        `set_persistence` (None: leave as is). ``options``: method-specific arguments, handed
+        to the method as `SignInRequest.options` (read-only; never echoed).
         """
         from ._methods import SignInRequest, canonical_name, resolve
 
+        if persistence is not None or allow_unencrypted is not None:
+            self.set_persistence(persistence, allow_unencrypted=allow_unencrypted)
         name = canonical_name(method)
         host = (
             _clouds.normalize_authority_host(authority_host)
             if authority_host
             else self.authority_host
         )
+        if cloud is not None:
+            host = _cloud_host(cloud, authority_host)
         if timeout is not None and timeout <= 0:
             raise ConfigurationError(
                 f"timeout must be a positive number of seconds; got {timeout!r}."
@@ -304,6 +334,9 @@ class Session:
             claims=claims or None,
             options=MappingProxyType(dict(options)),
         )
+        for option, value in options.items():
+            if "secret" in option or "password" in option:
+                _log_redaction.register_secret(value)  # need not look like a token
         start = resolve(name)
 
         previous = self.pending
@@ -360,8 +393,11 @@ class Session:
             pending.cancel()
         with self._lock:
             self._current = None
+            known_ids = set(self._known)
             self._known.clear()
-        self._forget_all_msal_accounts()
+        self._persister.forget(known_ids)
+        # A saved cache also holds other kernels' sign-ins: those are not this kernel's to end.
+        self._forget_all_msal_accounts(known_ids if self._persister.saves_tokens else None)
         self._store.clear()
         self._notify_sign_out(None)
 
@@ -380,6 +416,7 @@ class Session:
                 self._current = None
         entry.source.sign_out()
         account_id = entry.account.home_account_id
+        self._persister.forget({account_id})
         self._store.clear(lambda key: getattr(key, "account", None) == account_id)
         self._notify_sign_out(entry.account)
         return entry.account
@@ -446,6 +483,9 @@ class Session:
             # never asked for again under these keys.
             old_id = previous.account.home_account_id
             self._store.clear(lambda key: getattr(key, "account", None) == old_id)
+        if isinstance(source, MsalAccountSource):
+            # Only accounts whose tokens live in the msal cache can come back after a restart.
+            self._persister.remember(account)
 
     def sign_in_silently(
         self,
@@ -462,7 +502,22 @@ class Session:
         session, at this authority host with this client ID. A token for ``scopes`` (default:
         Resource Manager) is fetched silently to prove the sign-in still works. Returns the
         account, or None when a person would have to sign in. Network errors raise.
+
+        With persistence on, a sign-in remembered from an earlier kernel counts too: with no
+        ``username`` and nobody signed in, the newest remembered one (its tenant and client ID
+        unless given). Under ``reauth`` no token was saved, so this returns None.
         """
+        record = None
+        if (username is None and self._current is None) or (
+            username is not None and not self._knows(username)
+        ):
+            record = self.remembered_account(
+                username=username, authority_host=authority_host, client_id=client_id
+            )
+        if record is not None:
+            username = username or record.username
+            tenant = tenant or record.tenant
+            client_id = client_id or record.client_id
         host = (
             _clouds.normalize_authority_host(authority_host)
             if authority_host
@@ -505,12 +560,80 @@ class Session:
             tenant_id=tid or (known.account.tenant_id if known else None),
             home_tenant_id=home_account_id.split(".", 1)[1] if "." in home_account_id else tid,
             name=known.account.name if known else None,
-            method=known.account.method if known else "cache",
+            method=known.account.method if known else record.method if record else "cache",
             authority=f"{host}/{tenant}",
             client_id=client_id,
         )
         self.adopt(account, source)
         return account
+
+    # -- persistence -------------------------------------------------------------------------
+
+    @property
+    def persistence(self) -> Persistence:
+        """What this session keeps on disk: a `Persistence` strategy."""
+        return self._persister.strategy
+
+    def set_persistence(
+        self,
+        persistence: Persistence | str | None,
+        *,
+        allow_unencrypted: bool | None = None,
+        cache_dir: str | None = None,
+    ) -> None:
+        """Choose what this session keeps on disk from now on (see `nbauth._persistence`).
+
+        ``persistence`` None keeps the strategy; ``allow_unencrypted`` / ``cache_dir`` None keep
+        the current setting. ``read_write`` opens the cache at once, so a refusal (no encrypted
+        store and no ``allow_unencrypted``, a symbolic link, a file of another user) raises
+        here, as a `ConfigurationError` that says what to do; the session is then unchanged.
+        What is already in memory is saved too; switching back to none leaves the disk as is.
+        """
+        old = self._persister
+        new = Persister(
+            persistence if persistence is not None else old.strategy,
+            allow_unencrypted=(
+                old.allow_unencrypted if allow_unencrypted is None else allow_unencrypted
+            ),
+            cache_dir=cache_dir or str(old.cache_dir),
+        )
+        with self._apps_lock:
+            if new.saves_records:
+                new.directory()  # refuse an unsafe directory now, not at the first sign-in
+            if self._msal_cache is not None:
+                new.apply(self._msal_cache)  # type: ignore[arg-type]
+            elif new.saves_tokens:
+                self._msal_cache = new.new_token_cache()
+            self._persister = new
+        current = self._current
+        if current is not None and isinstance(current.source, MsalAccountSource):
+            new.remember(current.account)
+
+    def persistence_status(self) -> PersistenceStatus:
+        """The strategy, and where and how tokens are saved (``is_encrypted``). No secret."""
+        return self._persister.status(self._msal_cache)
+
+    def remembered_account(
+        self,
+        *,
+        username: str | None = None,
+        authority_host: str | None = None,
+        client_id: str | None = None,
+    ) -> AccountRecord | None:
+        """The newest sign-in remembered from an earlier kernel at this authority host (and
+        with this client ID / username, if given); None if none or persistence is off."""
+        host = (
+            _clouds.normalize_authority_host(authority_host)
+            if authority_host
+            else self.authority_host
+        )
+        return self._persister.remembered(
+            username=username, authority_host=host, client_id=client_id
+        )
+
+    def _knows(self, username: str) -> bool:
+        wanted = username.strip().lower()
+        return any(e.account.username.lower() == wanted for e in list(self._known.values()))
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -670,7 +793,7 @@ class Session:
         import requests
 
         if self._msal_cache is None:
-            self._msal_cache = msal.TokenCache()
+            self._msal_cache = self._persister.new_token_cache()
         host = authority.rsplit("/", 1)[0]
         try:
             return msal.PublicClientApplication(
@@ -690,6 +813,8 @@ class Session:
             ) from None
         except ValueError as exc:
             raise _discovery_error(authority, exc) from None
+        except Exception as exc:  # noqa: BLE001 - see unexpected_msal_error
+            raise unexpected_msal_error(host, exc) from None
 
     def forget_msal_account(self, msal_account: dict[str, Any]) -> None:
         """Remove an account's tokens from the msal cache, for every client ID in use."""
@@ -702,18 +827,68 @@ class Session:
             seen.add(app.client_id)
             app.remove_account(msal_account)
 
-    def _forget_all_msal_accounts(self) -> None:
+    def _forget_all_msal_accounts(self, only: set[str] | None = None) -> None:
         with self._apps_lock:
             apps = list(self._apps.values())
         for app in apps:
             for msal_account in app.get_accounts():
-                app.remove_account(msal_account)
+                if only is None or msal_account.get("home_account_id") in only:
+                    app.remove_account(msal_account)
 
     def close(self) -> None:
         """Release the HTTP connections (the sign-in state stays)."""
         with self._apps_lock:
             if self._http is not None:
                 self._http.close()
+
+
+def unexpected_msal_error(host: str, exc: Exception) -> AuthenticationError:
+    """The error for anything else msal raises: MsalServiceError for an HTTP 5xx, or
+    TypeError / IndexError / ... for an answer it could not parse.
+
+    Callers raise it ``from None``: msal's frames hold the refresh token in their locals, and a
+    traceback shown under ``%xmode Verbose`` prints the locals of every frame it shows.
+    """
+    _LOGGER.debug("msal failed talking to %s: %s", host, type(exc).__name__)
+    if type(exc).__name__ == "MsalServiceError":  # msal's name for an HTTP 5xx answer
+        return AuthenticationError(
+            f"{host} answered with a server error ({redact(exc)[:100]}). Entra ID may be "
+            f"having trouble: wait a minute and try again."
+        )
+    return AuthenticationError(
+        f"{host} sent an answer nbauth could not use ({type(exc).__name__}). Try again; if it "
+        f"persists, check authority_host."
+    )
+
+
+def _fresh_token(result: dict[str, Any]) -> FreshToken | None:
+    """msal's success dict as a `FreshToken`, or None if it is malformed.
+
+    Returns rather than raises: a frame that holds `result` (tokens) must not be in a
+    traceback, which ``%xmode Verbose`` prints with the frame's arguments.
+    """
+    try:
+        token = result["access_token"]
+        expires_in = float(result.get("expires_in", 0))
+        refresh_on = result.get("refresh_on")
+        refresh_in = (float(refresh_on) - time.time()) if refresh_on else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(token, str) or not token:
+        return None
+    return FreshToken(token=token, expires_in=expires_in, refresh_in=refresh_in)
+
+
+def _cloud_host(cloud: _clouds.Cloud | str | Mapping[str, Any], authority_host: str | None) -> str:
+    """The authority host of ``login(cloud=...)`` (registering the cloud); an explicit
+    authority_host must agree with it."""
+    chosen = _clouds.resolve_cloud(cloud)
+    if authority_host and _clouds.normalize_authority_host(authority_host) != chosen.authority_host:
+        raise ConfigurationError(
+            f"cloud={chosen.name!r} signs in at {chosen.authority_host}, but authority_host="
+            f"{authority_host!r} was given too. Pass one of them."
+        )
+    return chosen.authority_host
 
 
 def _token_tenant(token: str) -> str | None:
@@ -779,6 +954,9 @@ def login(
     wait: bool = True,
     timeout: float | None = None,
     prompt: Callable[[DeviceCodePrompt], object] | None = None,
+    persistence: Persistence | str | None = None,
+    allow_unencrypted: bool | None = None,
+    cloud: _clouds.Cloud | str | Mapping[str, Any] | None = None,
     **options: Any,
 ) -> SignIn:
     """Sign in to Azure / Entra ID for this kernel.
@@ -790,7 +968,12 @@ def login(
     ``authority_host`` to $AZURE_AUTHORITY_HOST or the public cloud, ``scopes`` to Azure
     Resource Manager. ``wait=True`` shows the prompt and blocks (the stop button cancels);
     ``wait=False`` returns the pending `SignIn` at once. ``prompt`` receives a
-    `DeviceCodePrompt` (default: print it). Other keyword arguments are the method's own
+    `DeviceCodePrompt` (default: print it). ``persistence`` ("none", "read_write", "reauth")
+    and ``allow_unencrypted``: stay signed in across kernel restarts; see
+    `Session.set_persistence`. ``cloud``: ``"public"``, ``"china"``, ``"usgov"``, a dict or
+    the path of a JSON file describing a cloud (see `nbauth._clouds`); it sets the authority
+    host, the default scope and the Resource Manager endpoint. Other keyword arguments are the
+    method's own
     (e.g. ``client_secret=`` for ``method="client_secret"``); a method rejects ones it does
     not know, naming them but never their values.
     """
@@ -803,6 +986,9 @@ def login(
         wait=wait,
         timeout=timeout,
         prompt=prompt,
+        persistence=persistence,
+        allow_unencrypted=allow_unencrypted,
+        cloud=cloud,
         **options,
     )
 

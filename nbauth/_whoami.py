@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ._persistence import PersistenceStatus
     from ._session import Account, Session
 
 __all__ = ["TokenExpiry", "WhoAmI", "whoami"]
@@ -43,10 +44,17 @@ class WhoAmI:
     tokens: tuple[TokenExpiry, ...] = ()
     pending: bool = False
     """A sign-in is in progress."""
+    persistence: PersistenceStatus | None = None
+    """What the kernel saves on disk to stay signed in across restarts."""
 
     @property
     def signed_in(self) -> bool:
         return self.account is not None
+
+    @property
+    def is_encrypted(self) -> bool | None:
+        """Whether saved tokens are encrypted; None when no token is saved."""
+        return self.persistence.is_encrypted if self.persistence is not None else None
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs about the account, the same in text and HTML."""
@@ -64,6 +72,8 @@ class WhoAmI:
         rows.append(("Method", method_label(account.method)))
         rows.append(("Authority", account.authority))
         rows.append(("Subscription", self.subscription or "none chosen"))
+        if self.persistence is not None:
+            rows.append(("Persistence", self.persistence.describe()))
         return rows
 
     def token_rows(self) -> list[tuple[str, str]]:
@@ -180,11 +190,14 @@ def whoami(session: Session | None = None) -> WhoAmI:
         session = kernel_session()
     account = session.account
     pending = session.pending is not None
+    status = getattr(session, "persistence_status", None)
+    persistence = status() if callable(status) else None
     if account is None:
-        return WhoAmI(account=None, pending=pending)
+        return WhoAmI(account=None, pending=pending, persistence=persistence)
     return WhoAmI(
         account=account,
         subscription=_subscription(session),
         tokens=_token_expiries(session, account),
         pending=pending,
+        persistence=persistence,
     )

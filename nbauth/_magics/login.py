@@ -8,6 +8,7 @@ another method is added to with one entry.
 
 from __future__ import annotations
 
+import dataclasses
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import CaselessStrEnum, Instance, observe
+from traitlets import Bool, CaselessStrEnum, Instance, observe
 
 from .. import _clouds
 from .._errors import AuthenticationError, ConfigurationError
@@ -70,7 +71,25 @@ def _login_auto(magics: LoginMagics, request: LoginRequest) -> None:
     if account is not None:
         ui_display.show_badge(request.session, account, scopes=request.scopes, ui=request.ui)
         return
-    _login_device_code(magics, request)
+    _login_device_code(magics, _with_remembered_account(request))
+
+
+def _with_remembered_account(request: LoginRequest) -> LoginRequest:
+    """After a kernel restart with persistence on (``reauth``, or ``read_write`` whose saved
+    sign-in no longer works), ask for the account signed in last, in its tenant and client."""
+    if request.account is not None or request.session.account is not None:
+        return request
+    record = request.session.remembered_account(
+        authority_host=request.authority_host, client_id=request.client_id
+    )
+    if record is None:
+        return request
+    return dataclasses.replace(
+        request,
+        account=record.username,
+        tenant=request.tenant or record.tenant,
+        client_id=request.client_id or record.client_id,
+    )
 
 
 def _login_device_code(magics: LoginMagics, request: LoginRequest) -> None:
@@ -140,6 +159,20 @@ class LoginMagics(Magics):
         default_value="auto",
         help="The sign-in method when %azlogin is given no --method.",
     ).tag(config=True)
+    persist = CaselessStrEnum(
+        ["none", "read_write", "reauth"],
+        default_value=None,
+        allow_none=True,
+        help="Stay signed in across kernel restarts: 'none' (nothing saved; for shared "
+        "machines), 'read_write' (save the token cache, encrypted; then %azlogin after a "
+        "restart is silent) or 'reauth' (remember only who signed in). Default: "
+        "$NBAUTH_PERSIST, else none. %azlogin --persist overrides it.",
+    ).tag(config=True)
+    allow_unencrypted = Bool(
+        False,
+        help="With persist='read_write': if no encrypted store (libsecret, Keychain, DPAPI) is "
+        "available, save tokens in a plaintext file readable only by you instead of refusing.",
+    ).tag(config=True)
     session = Instance(
         "nbauth._session.Session",
         allow_none=True,
@@ -207,6 +240,21 @@ class LoginMagics(Magics):
         metavar="NAME",
         help="Variable that receives the credential (default: credential).",
     )
+    @argument(
+        "--persist",
+        nargs="?",
+        const="read_write",
+        default=None,
+        metavar="STRATEGY",
+        help="Stay signed in across kernel restarts: read_write (the default for a bare "
+        "--persist: save tokens, encrypted), reauth (remember only who signed in) or none.",
+    )
+    @argument(
+        "--allow-unencrypted",
+        action="store_true",
+        help="With --persist read_write: if this machine has no encrypted store, save tokens "
+        "in a file readable only by you (a warning says so) instead of refusing.",
+    )
     @line_magic
     def azlogin(self, line: str = "") -> None:
         """Sign in to Azure / Microsoft Entra ID for this kernel.
@@ -225,8 +273,9 @@ class LoginMagics(Magics):
             In [5]: %azlogin --account alice@contoso.com --var cred
             In [6]: %azlogin --method device_code --scope https://storage.azure.com/.default
             In [7]: %azlogin --cloud AzureUSGovernment
-            In [8]: from azure.storage.blob import BlobServiceClient
-            In [9]: BlobServiceClient(url, credential=credential)
+            In [8]: %azlogin --persist            # stay signed in across kernel restarts
+            In [9]: from azure.storage.blob import BlobServiceClient
+            In [10]: BlobServiceClient(url, credential=credential)
         """
         args = parse_argstring(self.azlogin, line)
         method = _method_name(args.method or self.method)
@@ -239,11 +288,25 @@ class LoginMagics(Magics):
             pending.cancel()
         self.shell.user_ns[var] = request.session.credential()
         try:
+            self._apply_persistence(request.session, args)
             LOGIN_METHODS[method](self, request)
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
         except AuthenticationError as exc:
             raise ui_display.one_line(exc) from None
+
+    def _apply_persistence(self, session: Session, args: Any) -> None:
+        """--persist / --allow-unencrypted, else the config settings, else leave as is."""
+        strategy = args.persist if args.persist is not None else self.persist
+        allow = True if args.allow_unencrypted or self.allow_unencrypted else None
+        if strategy is None and allow is None:
+            return
+        from .._persistence import Persistence
+
+        session.set_persistence(
+            Persistence.parse(strategy, "--persist") if strategy is not None else None,
+            allow_unencrypted=allow,
+        )
 
     def _request(self, args: Any) -> LoginRequest:
         session = self.session

@@ -49,10 +49,48 @@ Start = Callable[["Session", SignInRequest], "SignIn"]
 # method name -> module holding its `start`
 _MODULES = {
     "device_code": "nbauth._methods.device_code",
+    # user sign-ins (METHODS_USER)
+    "browser": "nbauth._methods.browser",
+    "broker": "nbauth._methods.broker",
+    "vscode": "nbauth._methods.vscode",
+    "username_password": "nbauth._methods.username_password",
+    # services, developer tools and the auto chain (METHODS_SERVICE)
+    "auto": "nbauth._methods.auto",
+    "environment": "nbauth._methods.environment",
+    "workload_identity": "nbauth._methods.workload_identity",
+    "managed_identity": "nbauth._methods.managed_identity",
+    "azure_cli": "nbauth._methods.azure_cli",
+    "azd": "nbauth._methods.azd",
+    "powershell": "nbauth._methods.powershell",
+    "auth_file": "nbauth._methods.auth_file",
+    "client_secret": "nbauth._methods.client_secret",
+    "client_certificate": "nbauth._methods.client_certificate",
 }
 _ALIASES = {
     "devicecode": "device_code",
     "device-code": "device_code",
+    "interactive_browser": "browser",
+    "interactive-browser": "browser",
+    "wam": "broker",
+    "visual_studio_code": "vscode",
+    "vs_code": "vscode",
+    "username-password": "username_password",
+    "password": "username_password",
+    "ropc": "username_password",
+    "default": "auto",
+    "env": "environment",
+    "workload": "workload_identity",
+    "msi": "managed_identity",
+    "mi": "managed_identity",
+    "cli": "azure_cli",
+    "az": "azure_cli",
+    "azure_developer_cli": "azd",
+    "pwsh": "powershell",
+    "azure_powershell": "powershell",
+    "sdk_auth": "auth_file",
+    "secret": "client_secret",
+    "certificate": "client_certificate",
+    "cert": "client_certificate",
 }
 
 
@@ -63,6 +101,8 @@ def available() -> tuple[str, ...]:
 def canonical_name(name: str) -> str:
     key = str(name).strip().lower()
     key = _ALIASES.get(key, key)
+    if key not in _MODULES:  # 'azure-cli' == 'azure_cli', as %azlogin spells options
+        key = _ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
     if key not in _MODULES:
         raise ConfigurationError(
             f"Unknown sign-in method {name!r}. Available: {', '.join(available())}."

@@ -24,7 +24,7 @@ from .._errors import (
     redact,
 )
 from .._prompt import DeviceCodePrompt
-from .._session import MsalAccountSource
+from .._session import MsalAccountSource, unexpected_msal_error
 from .._signin import Account, SignIn
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ METHOD = "device_code"
 # sign-in fails: a Wi-Fi blip must not cost the person their sign-in.
 _MAX_CONSECUTIVE_NETWORK_ERRORS = 3
 _RETRIABLE = ("authorization_pending", "slow_down")
+# msal's default throttle after an HTTP 5xx without Retry-After (throttled_http_client.py).
+_SERVER_ERROR_PAUSE_S = 5
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
@@ -64,17 +66,20 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             f"{request.authority_host} answered the device code request with something nbauth "
             f"could not read ({redact(exc)[:200]}). Try again."
         ) from None
+    except Exception as exc:  # noqa: BLE001 - an HTTP 5xx, or an answer msal cannot parse
+        raise unexpected_msal_error(request.authority_host, exc) from None
+    # The raise statements below name no variable that holds the flow: under `%xmode Verbose`
+    # a traceback prints the variables of the line that raised, and the flow holds the
+    # device code.
     if "user_code" not in flow or "device_code" not in flow:
-        raise from_msal_result(flow)
-
-    flow["interval"] = max(1, int(flow.get("interval", 5)))
-    prompt = DeviceCodePrompt(
-        verification_uri=str(flow.get("verification_uri") or flow.get("verification_url") or ""),
-        user_code=str(flow["user_code"]),
-        expires_on=float(flow["expires_at"]),
-        message=str(flow.get("message") or ""),
-        interval=int(flow["interval"]),
-    )
+        error = from_msal_result(flow)
+        raise error
+    prompt = _prompt_of(flow)
+    if prompt is None:
+        raise AuthenticationError(
+            f"{request.authority_host} answered the device code request with a malformed "
+            f"user_code, interval or expiry. Try again; if it persists, check authority_host."
+        )
 
     def stop_msal_polling() -> None:
         # msal's documented way to end acquire_token_by_device_flow early.
@@ -93,6 +98,23 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     return signin
 
 
+def _prompt_of(flow: dict[str, Any]) -> DeviceCodePrompt | None:
+    """The prompt for msal's `flow` (its ``interval`` made sane), or None if malformed."""
+    try:
+        flow["interval"] = max(1, int(flow.get("interval", 5)))
+        return DeviceCodePrompt(
+            verification_uri=str(
+                flow.get("verification_uri") or flow.get("verification_url") or ""
+            ),
+            user_code=str(flow["user_code"]),
+            expires_on=float(flow["expires_at"]),
+            message=str(flow.get("message") or ""),
+            interval=int(flow["interval"]),
+        )
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+
+
 def _poll(
     signin: SignIn,
     session: Session,
@@ -101,6 +123,7 @@ def _poll(
     request: SignInRequest,
 ) -> None:
     import requests  # Lazy load
+    from msal.exceptions import MsalServiceError
 
     cancelled = signin.cancel_requested
     network_errors = 0
@@ -116,7 +139,8 @@ def _poll(
             return
         try:
             result = app.acquire_token_by_device_flow(flow, exit_condition=lambda _flow: True)
-        except (requests.RequestException, ValueError) as exc:
+        except (requests.RequestException, ValueError, MsalServiceError) as exc:
+            # MsalServiceError: an HTTP 5xx, as transient as a dropped connection.
             network_errors += 1
             _LOGGER.debug("device code poll failed: %s", type(exc).__name__)
             if network_errors >= _MAX_CONSECUTIVE_NETWORK_ERRORS:
@@ -124,12 +148,15 @@ def _poll(
                     _signin.FAILED,
                     AuthenticationError(
                         f"Lost contact with {request.authority_host} while waiting for the "
-                        f"sign-in ({type(exc).__name__}). Check the network connection and run "
-                        f"`%azlogin` again."
+                        f"sign-in ({type(exc).__name__}: {redact(exc)[:100]}). Check the "
+                        f"network connection and run `%azlogin` again."
                     ),
                 )
                 return
-            cancelled.wait(flow["interval"])
+            # After a 5xx msal answers the same poll from its cache until Retry-After (5 s by
+            # default) has passed; a retry before that would be no retry at all.
+            pause = _SERVER_ERROR_PAUSE_S if isinstance(exc, MsalServiceError) else 0
+            cancelled.wait(max(flow["interval"], pause))
             continue
         network_errors = 0
         if cancelled.is_set():

@@ -3,7 +3,8 @@
 A device-code response tells the person where to go; a compromised or spoofed endpoint could
 send ``javascript:`` or a look-alike page. So a server's URL is always shown as text, and is made
 a link only when it is ``https`` (any host) or plain ``http`` on the loopback interface (the
-emulator's sign-in page). Anything else stays text, with a warning that says why.
+emulator's sign-in page). Anything else stays text, with a warning that says why; an https page
+on a host that is none of Microsoft's sign-in hosts (nor loopback) is a link with a warning.
 """
 
 from __future__ import annotations
@@ -15,6 +16,23 @@ from urllib.parse import urlsplit
 __all__ = ["escape", "link_html", "link_warning", "safe_href"]
 
 _LOOPBACK_NAMES = frozenset({"localhost"})
+
+# Where Entra ID sends people to enter a device code, in every cloud
+# (https://microsoft.com/devicelogin, .../deviceloginus, .../deviceloginchina,
+# https://login.microsoft.com/device), and Microsoft's authority hosts.
+SIGN_IN_HOSTS = frozenset(
+    {
+        "microsoft.com",
+        "www.microsoft.com",
+        "login.microsoft.com",
+        "login.microsoftonline.com",
+        "login.windows.net",
+        "login.microsoftonline.us",
+        "login.usgovcloudapi.net",
+        "login.chinacloudapi.cn",
+        "login.partner.microsoftonline.cn",
+    }
+)
 
 
 def _is_loopback(host: str) -> bool:
@@ -50,12 +68,19 @@ def safe_href(url: object) -> str | None:
 
 
 def link_warning(url: object) -> str:
-    """Why `url` is shown as text only ('' when it may be a link)."""
-    if safe_href(url) is not None:
+    """Why `url` is shown as text only, or why to look twice at it ('' when neither)."""
+    href = safe_href(url)
+    if href is None:
+        return (
+            "This sign-in address is not a secure (https) page, so it is shown as text only. "
+            "Check it carefully before you type the code anywhere."
+        )
+    host = (urlsplit(href).hostname or "").rstrip(".")
+    if _is_loopback(host) or host in SIGN_IN_HOSTS:
         return ""
     return (
-        "This sign-in address is not a secure (https) page, so it is shown as text only. "
-        "Check it carefully before you type the code anywhere."
+        f"This sign-in address ({host}) is not one of Microsoft's sign-in pages. Type the code "
+        f"there only if you expected this page."
     )
 
 

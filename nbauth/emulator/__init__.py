@@ -102,6 +102,8 @@ class Emulator:
             ca = load_or_create_ca(self._state_dir)
             files = write_certificate_files(ca, self._state_dir)
             for sp in self._directory.service_principals:
+                if sp.is_managed_identity:  # no credentials of their own: the MI endpoint
+                    continue
                 sp.certificate = issue_client_certificate(
                     ca, self._state_dir / f"sp-{sp.client_id}.pem", sp.display_name
                 )
@@ -130,7 +132,12 @@ class Emulator:
                 arm_endpoint=f"https://127.0.0.1:{arm_port}/",
                 device_login_url=f"{http_base}/devicelogin",
             )
-            apps = _build_apps(ctx)
+            from . import _federation, _managed_identity
+
+            mi_header = _managed_identity.new_identity_header()
+            state.record_issued("client_secrets", mi_header)
+            workload = _federation.write_token_file(ctx, self._state_dir)
+            apps = _build_apps(ctx, mi_header)
             cert, key_file = str(files.server_cert), str(files.server_key)
             self._server = ServerThread(
                 [
@@ -148,6 +155,8 @@ class Emulator:
             raise
         self._context = ctx
         self._info = self._build_info(ctx, files, http_base)
+        self._info["managed_identity"] = _managed_identity.info(ctx, http_base, mi_header)
+        self._info["workload_identity"] = workload
         return self
 
     def _build_info(self, ctx, files, http_base: str) -> dict[str, Any]:
@@ -179,6 +188,18 @@ class Emulator:
                 else None
             ),
             "public_client_ids": list(d.public_clients),
+            # A cloud description: nbauth.login(cloud=info["cloud"]) or NBAUTH_CLOUD=<ready file>.
+            "cloud": {
+                "name": "nbauth-emulator",
+                "authority_host": ctx.authority_host,
+                "arm_endpoint": ctx.arm_endpoint,
+                "arm_resource": "https://management.azure.com/",
+                "resources": {
+                    "storage": "https://storage.azure.com",
+                    "graph": "https://graph.microsoft.com",
+                    "keyvault": "https://vault.azure.net",
+                },
+            },
             "env": {
                 "AZURE_AUTHORITY_HOST": ctx.authority_host,
                 "REQUESTS_CA_BUNDLE": bundle,
@@ -225,13 +246,15 @@ class Emulator:
         return f"<nbauth Emulator {where}>"
 
 
-def _build_apps(ctx) -> dict[str, Any]:
+def _build_apps(ctx, mi_header: str) -> dict[str, Any]:
     from starlette.applications import Starlette
 
     from . import _identity
     from ._admin import admin_routes
     from ._arm import build_arm_app
     from ._device_page import device_page_routes
+    from ._federation import federation_routes
+    from ._managed_identity import managed_identity_routes
     from ._traffic import TrafficMiddleware
 
     arm = build_arm_app(ctx)
@@ -240,5 +263,12 @@ def _build_apps(ctx) -> dict[str, Any]:
             _identity.build_identity_app(ctx), ctx.state, "identity", _identity.classify
         ),
         "arm": TrafficMiddleware(arm, ctx.state, "arm", lambda method, path: "arm"),
-        "http": Starlette(routes=[*device_page_routes(ctx), *admin_routes(ctx)]),
+        "http": Starlette(
+            routes=[
+                *device_page_routes(ctx),
+                *admin_routes(ctx),
+                *federation_routes(ctx),
+                *managed_identity_routes(ctx, mi_header),
+            ]
+        ),
     }

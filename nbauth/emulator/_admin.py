@@ -6,7 +6,9 @@ POST     /decline       ``{"user_code"?}``
 POST     /expire        ``{"user_code"?}``
 POST     /revoke        ``{"username"}``: the user's refresh tokens fail with AADSTS50173
 GET/POST /settings      partial update, returns all (see ``_state.DEFAULT_SETTINGS``)
-GET/POST /faults        ``{"endpoint", "status"?, "body"?, "delay_s"?, "drop"?, "count"?}``
+GET/POST /faults        ``{"endpoint", "status"?, "body"?, "delay_s"?, "drop"?, "count"?,
+                        "headers"?, "patch"?, "content_type"?, "body_bytes"?}``: ``patch``
+                        is merged into the real JSON answer; ``body_bytes`` makes it huge
                         (endpoints: ``_state.FAULT_ENDPOINTS``)
 GET      /requests      every identity/ARM request: time, method, path, endpoint, grant_type,
                         client_id, status (never secrets); DELETE clears it

@@ -66,9 +66,29 @@ class EmulatorAdmin:
         delay_s: float | None = None,
         drop: bool = False,
         count: int = 1,
+        *,
+        headers: dict[str, str] | None = None,
+        patch: dict | None = None,
+        content_type: str | None = None,
+        body_bytes: int | None = None,
     ) -> dict:
-        """Make the next ``count`` calls of ``endpoint`` fail (token, devicecode, discovery, jwks, userrealm, arm)."""
-        spec = _drop_none(endpoint=endpoint, status=status, body=body, delay_s=delay_s, count=count)
+        """Make the next ``count`` calls of ``endpoint`` fail (token, devicecode, discovery, jwks, userrealm, arm).
+
+        ``headers``: extra response headers (``Retry-After``, ``WWW-Authenticate``);
+        ``patch``: merged into the real JSON answer instead of replacing it;
+        ``content_type``: of the fault body; ``body_bytes``: repeat the body to this size.
+        """
+        spec = _drop_none(
+            endpoint=endpoint,
+            status=status,
+            body=body,
+            delay_s=delay_s,
+            count=count,
+            headers=headers,
+            patch=patch,
+            content_type=content_type,
+            body_bytes=body_bytes,
+        )
         if drop:
             spec["drop"] = True
         return self.call("POST", "faults", spec)

@@ -339,7 +339,10 @@ class TokenGrants:
                     "invalid_request",
                     "'client_assertion' or 'client_secret' is required for confidential clients; client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
                 )
-            self.verify_assertion(assertion, sp, request)
+            from ._federation import verify_federated_assertion  # workload identity
+
+            if not verify_federated_assertion(self.ctx, assertion, sp):
+                self.verify_assertion(assertion, sp, request)
             return True
         if secret:
             if not secrets.compare_digest(secret.encode(), sp.client_secret.encode()):

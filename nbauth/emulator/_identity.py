@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ._authorize import GRANT_AUTHORIZATION_CODE, AuthorizeFlow
 from ._context import EmulatorContext
 from ._errors import NO_STORE
 from ._grants import (
@@ -31,6 +32,8 @@ _ENDPOINTS = (
     ("GET", re.compile(r"^/[^/]+/v2\.0/\.well-known/openid-configuration$"), "discovery"),
     ("GET", re.compile(r"^/[^/]+/discovery/v2\.0/keys$"), "jwks"),
     ("GET", re.compile(r"^/common/userrealm/[^/]+$"), "userrealm"),
+    ("GET", re.compile(r"^/[^/]+/oauth2/v2\.0/authorize$"), "authorize"),
+    ("POST", re.compile(r"^/[^/]+/oauth2/v2\.0/authorize$"), "authorize"),
 )
 
 
@@ -44,6 +47,7 @@ def classify(method: str, path: str) -> str | None:
 
 def build_identity_app(ctx: EmulatorContext) -> Starlette:
     grants = TokenGrants(ctx)
+    authorize = AuthorizeFlow(ctx, grants)  # GET /authorize + the authorization_code grant
     state = ctx.state
 
     async def openid_configuration(request: Request) -> Response:
@@ -165,6 +169,8 @@ def build_identity_app(ctx: EmulatorContext) -> Starlette:
                 body = grants.refresh_token_grant(form, segment, tenant)
             elif grant_type == "password":
                 body = grants.password_grant(form, segment, tenant)
+            elif grant_type == GRANT_AUTHORIZATION_CODE:
+                body = authorize.code_grant(form, segment, tenant)
             elif grant_type == "client_credentials":
                 body = grants.client_credentials_grant(form, request, segment, tenant)
             else:
@@ -211,5 +217,6 @@ def build_identity_app(ctx: EmulatorContext) -> Starlette:
             Route("/{tenant}/oauth2/v2.0/token", token, methods=["POST"]),
             Route("/common/userrealm/{username}", userrealm),
             Route("/error", error_page),
+            *authorize.routes(),
         ]
     )

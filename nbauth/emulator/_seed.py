@@ -26,8 +26,16 @@ everywhere a ``tenant`` field appears. Schema::
          "client_secret": "..." | null,                 # null: a random one per start
          "roles": ["..."]}                              # app roles put in access tokens
       ],
-      "public_clients": [{"client_id": GUID, "display_name": "..."} | GUID, ...]
+      "public_clients": [{"client_id": GUID, "display_name": "..."} | GUID, ...],
+      "managed_identities": [           # optional; served by the managed identity endpoint
+        {"kind": "system" | "user", "client_id": GUID, "object_id": GUID, "tenant": TENANT,
+         "display_name": "...", "resource_id": "/subscriptions/.../userAssignedIdentities/x"}
+      ]                                  # at most one "system"; list client_ids in subscriptions
     }
+
+A service principal may also have ``"federated_credentials": [{"subject": "...",
+"issuer": URL, "audiences": ["api://AzureADTokenExchange"]}]`` (issuer optional: the emulator's
+own workload issuer, see ``_federation``): workload identity sign-ins present such tokens.
 
 The emulator also registers, at every start, a certificate for each service principal
 (``Emulator.info["service_principal"]["certificate_path"]`` for the first one).
@@ -44,6 +52,8 @@ from importlib import resources
 from pathlib import Path
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
+MANAGED_IDENTITY_SYSTEM = "managed_identity_system"
+MANAGED_IDENTITY_USER = "managed_identity_user"
 
 
 class SeedError(ValueError):
@@ -84,6 +94,13 @@ class ServicePrincipal:
     client_secret: str
     roles: list[str]
     certificate: object = None  # _ca.Certificate, registered at start
+    kind: str = "application"  # or MANAGED_IDENTITY_SYSTEM / MANAGED_IDENTITY_USER
+    resource_id: str | None = None  # managed identities: their ARM resource id
+    federated_credentials: list[dict] = field(default_factory=list)
+
+    @property
+    def is_managed_identity(self) -> bool:
+        return self.kind != "application"
 
 
 @dataclass
@@ -198,8 +215,13 @@ def _parse(data: dict) -> Directory:
                 # Generated per start unless pinned, so leak tests have a fresh value to look for.
                 client_secret=sp.get("client_secret") or "emu~" + secrets.token_urlsafe(30),
                 roles=list(sp.get("roles", [])),
+                federated_credentials=[dict(f) for f in sp.get("federated_credentials", [])],
             )
         )
+    for mi in data.get("managed_identities", []):
+        directory.service_principals.append(_managed_identity(mi, tenant_id))
+    if sum(sp.kind == MANAGED_IDENTITY_SYSTEM for sp in directory.service_principals) > 1:
+        raise SeedError("The seed may have at most one system-assigned managed identity.")
     for s in data.get("subscriptions", []):
         sid = s["subscription_id"].lower()
         users = set()
@@ -225,3 +247,20 @@ def _parse(data: dict) -> Directory:
             "display_name", client["client_id"]
         )
     return directory
+
+
+def _managed_identity(mi: dict, tenant_id) -> ServicePrincipal:
+    kind = mi.get("kind", "system")
+    if kind not in ("system", "user"):
+        raise SeedError(f"Managed identity {mi['client_id']}: kind must be 'system' or 'user'.")
+    return ServicePrincipal(
+        client_id=mi["client_id"].lower(),
+        object_id=mi.get("object_id") or _derived_guid("mi", mi["client_id"]),
+        tenant_id=tenant_id(mi["tenant"], f"Managed identity {mi['client_id']}"),
+        display_name=mi.get("display_name", mi["client_id"]),
+        # Managed identities have no secret anyone could know: client credentials never work.
+        client_secret="emu-mi~" + secrets.token_urlsafe(30),
+        roles=list(mi.get("roles", [])),
+        kind=MANAGED_IDENTITY_SYSTEM if kind == "system" else MANAGED_IDENTITY_USER,
+        resource_id=mi.get("resource_id"),
+    )

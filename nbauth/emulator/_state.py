@@ -107,6 +107,16 @@ class Fault:
     delay_s: float
     drop: bool
     count: int
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (``Retry-After``, ``WWW-Authenticate``...), on the fault's own
+    answer or, with ``patch``, on the real one."""
+    patch: dict | None = None
+    """Merged into the real JSON answer instead of replacing it (e.g. a device-code response
+    with another ``verification_uri``); the flow behind it keeps working."""
+    content_type: str | None = None
+    """The fault body's Content-Type instead of the default (malformed "JSON" bodies)."""
+    body_bytes: int | None = None
+    """Repeat the body (or "x") to exactly this many bytes: a huge answer."""
 
 
 class EmulatorState:
@@ -294,7 +304,11 @@ class EmulatorState:
             raise AdminError(
                 f"Unknown fault endpoint {endpoint!r}; use one of {list(FAULT_ENDPOINTS)}."
             )
-        unknown = sorted(set(spec) - {"endpoint", "status", "body", "delay_s", "drop", "count"})
+        unknown = sorted(
+            set(spec)
+            - {"endpoint", "status", "body", "delay_s", "drop", "count"}
+            - {"headers", "patch", "content_type", "body_bytes"}
+        )
         if unknown:
             raise AdminError(f"Unknown fault field(s) {unknown}.")
         count = spec.get("count", 1)
@@ -306,9 +320,37 @@ class EmulatorState:
         delay = spec.get("delay_s", 0)
         if not isinstance(delay, (int, float)) or delay < 0:
             raise AdminError("Fault 'delay_s' must be a non-negative number.")
-        fault = Fault(status, spec.get("body"), float(delay), bool(spec.get("drop", False)), count)
-        if fault.status is None and not fault.drop and not fault.delay_s:
-            raise AdminError("A fault needs at least one of 'status', 'delay_s' or 'drop'.")
+        headers = spec.get("headers") or {}
+        if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise AdminError("Fault 'headers' must be an object of header name -> string value.")
+        patch = spec.get("patch")
+        if patch is not None and not isinstance(patch, dict):
+            raise AdminError("Fault 'patch' must be a JSON object merged into the real answer.")
+        content_type = spec.get("content_type")
+        if content_type is not None and not isinstance(content_type, str):
+            raise AdminError("Fault 'content_type' must be a string.")
+        body_bytes = spec.get("body_bytes")
+        if body_bytes is not None and (
+            not isinstance(body_bytes, int) or isinstance(body_bytes, bool) or body_bytes < 1
+        ):
+            raise AdminError("Fault 'body_bytes' must be a positive integer.")
+        fault = Fault(
+            status,
+            spec.get("body"),
+            float(delay),
+            bool(spec.get("drop", False)),
+            count,
+            headers=dict(headers),
+            patch=patch,
+            content_type=content_type,
+            body_bytes=body_bytes,
+        )
+        if fault.status is None and not fault.drop and not fault.delay_s and fault.patch is None:
+            raise AdminError(
+                "A fault needs at least one of 'status', 'delay_s', 'drop' or 'patch'."
+            )
         with self._lock:
             self.faults.setdefault(endpoint, []).append(fault)
             return {"endpoint": endpoint, "queued": sum(f.count for f in self.faults[endpoint])}

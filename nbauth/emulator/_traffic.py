@@ -88,7 +88,17 @@ class TrafficMiddleware:
                     await drop_connection(scope)
                     return
                 if fault.status is not None:
-                    await _send_body(record_status, fault.status, fault.body)
+                    await _send_body(
+                        record_status,
+                        fault.status,
+                        fault.body,
+                        headers=fault.headers,
+                        content_type=fault.content_type,
+                        body_bytes=fault.body_bytes,
+                    )
+                    return
+                if fault.patch is not None or fault.headers:
+                    await self.app(scope, replay, _patching_send(record_status, fault))
                     return
             await self.app(scope, replay, record_status)
         finally:
@@ -103,21 +113,83 @@ def _form_fields(scope: dict, body: bytes) -> dict[str, str]:
     return {k: parsed[k][0] for k in ("grant_type", "client_id") if k in parsed}
 
 
-async def _send_body(send: Callable, status: int, body: object) -> None:
+# Huge fault bodies go out in slices, so the emulator never builds one 20 MB message.
+_CHUNK = 1 << 20
+
+
+async def _send_body(
+    send: Callable,
+    status: int,
+    body: object,
+    *,
+    headers: dict[str, str] | None = None,
+    content_type: str | None = None,
+    body_bytes: int | None = None,
+) -> None:
     if body is None:
-        payload, content_type = b"", b"text/plain; charset=utf-8"
+        payload, default_type = b"", b"text/plain; charset=utf-8"
     elif isinstance(body, str):
-        payload, content_type = body.encode(), b"text/plain; charset=utf-8"
+        payload, default_type = body.encode(), b"text/plain; charset=utf-8"
     else:
-        payload, content_type = json.dumps(body).encode(), b"application/json; charset=utf-8"
+        payload, default_type = json.dumps(body).encode(), b"application/json; charset=utf-8"
+    size = len(payload) if body_bytes is None else body_bytes
+    unit = payload or b"x"
     await send(
         {
             "type": "http.response.start",
             "status": status,
             "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(payload)).encode()),
+                (b"content-type", content_type.encode() if content_type else default_type),
+                (b"content-length", str(size).encode()),
+                *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
             ],
         }
     )
-    await send({"type": "http.response.body", "body": payload})
+    if body_bytes is None:
+        await send({"type": "http.response.body", "body": payload})
+        return
+    block = (unit * (_CHUNK // len(unit) + 1))[:_CHUNK]
+    sent = 0
+    while sent < size:
+        part = block[: min(_CHUNK, size - sent)]
+        sent += len(part)
+        await send({"type": "http.response.body", "body": part, "more_body": sent < size})
+
+
+def _patching_send(send: Callable, fault: object) -> Callable:
+    """A `send` that holds the app's answer, merges ``fault.patch`` into its JSON body and adds
+    ``fault.headers``: the real flow goes on, with the parts a test wants changed."""
+    start: dict = {}
+    chunks: list[bytes] = []
+
+    async def patched(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+            return
+        if message["type"] != "http.response.body":
+            await send(message)
+            return
+        chunks.append(message.get("body", b""))
+        if message.get("more_body", False):
+            return
+        payload = b"".join(chunks)
+        if fault.patch:
+            try:
+                data = json.loads(payload)
+            except ValueError:
+                data = None
+            if isinstance(data, dict):
+                data.update(fault.patch)
+                payload = json.dumps(data).encode()
+        names = {k.lower() for k in fault.headers}
+        headers = [
+            (k, v)
+            for k, v in start.get("headers", [])
+            if k.lower() != b"content-length" and k.lower().decode() not in names
+        ]
+        headers.append((b"content-length", str(len(payload)).encode()))
+        headers.extend((k.lower().encode(), v.encode()) for k, v in fault.headers.items())
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    return patched

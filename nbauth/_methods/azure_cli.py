@@ -1,0 +1,52 @@
+"""Sign in as whoever is signed in to the Azure CLI (``az login``), via azure-identity's
+``AzureCliCredential``: every token comes from ``az account get-access-token``.
+
+Options: ``subscription`` (the az subscription whose account to use), ``process_timeout``.
+``tenant=`` asks az for tokens of that tenant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from . import check_options
+from ._developer_tools import process_timeout, tool_missing
+from ._identity_source import explicit_tenant, sign_in_with, string_options, translated
+from ._unavailable import MethodUnavailable
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from .._signin import SignIn
+    from . import SignInRequest
+
+__all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
+
+METHOD = "azure_cli"
+LABEL = "the Azure CLI"
+FIX = (
+    "Install the Azure CLI (https://aka.ms/installazurecli), run `az login` in a terminal, then "
+    "run this again."
+)
+
+
+def unavailable(request: SignInRequest) -> MethodUnavailable | None:
+    """Why this method cannot work here without trying (no network, no process), or None."""
+    return tool_missing(METHOD, "the Azure CLI", FIX, "az")
+
+
+def start(session: Session, request: SignInRequest) -> SignIn:
+    check_options(request, "subscription", "process_timeout")
+    missing = unavailable(request)
+    if missing is not None:
+        raise missing
+    from azure.identity import AzureCliCredential  # Lazy load
+
+    subscription = string_options(request, ("subscription",)).get("subscription")
+    with translated(METHOD, LABEL, FIX):
+        credential = AzureCliCredential(
+            tenant_id=explicit_tenant(request) or "",
+            subscription=subscription,
+            additionally_allowed_tenants=["*"],
+            process_timeout=process_timeout(request),
+        )
+    return sign_in_with(session, request, credential, label=LABEL, fix=FIX)

@@ -1,0 +1,52 @@
+"""Sign in as whoever is signed in to Azure PowerShell (``Connect-AzAccount``), via
+azure-identity's ``AzurePowerShellCredential`` (``Get-AzAccessToken`` in ``pwsh``).
+
+Options: ``process_timeout``. ``tenant=`` asks PowerShell for tokens of that tenant.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from . import check_options
+from ._developer_tools import process_timeout, tool_missing
+from ._identity_source import explicit_tenant, sign_in_with, translated
+from ._unavailable import MethodUnavailable
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from .._signin import SignIn
+    from . import SignInRequest
+
+__all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
+
+METHOD = "powershell"
+LABEL = "Azure PowerShell"
+FIX = (
+    "Install PowerShell 7 (https://aka.ms/install-powershell) and the Az module "
+    "(`Install-Module Az`), run `Connect-AzAccount` in pwsh, then run this again."
+)
+
+
+def unavailable(request: SignInRequest) -> MethodUnavailable | None:
+    """Why this method cannot work here without trying (no network, no process), or None."""
+    # azure-identity falls back to Windows PowerShell (powershell.exe) on Windows only.
+    names = ("pwsh", "powershell") if sys.platform.startswith("win") else ("pwsh",)
+    return tool_missing(METHOD, "PowerShell", FIX, *names)
+
+
+def start(session: Session, request: SignInRequest) -> SignIn:
+    check_options(request, "process_timeout")
+    missing = unavailable(request)
+    if missing is not None:
+        raise missing
+    from azure.identity import AzurePowerShellCredential  # Lazy load
+
+    with translated(METHOD, LABEL, FIX):
+        credential = AzurePowerShellCredential(
+            tenant_id=explicit_tenant(request) or "",
+            additionally_allowed_tenants=["*"],
+            process_timeout=process_timeout(request),
+        )
+    return sign_in_with(session, request, credential, label=LABEL, fix=FIX)

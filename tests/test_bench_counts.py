@@ -1,0 +1,48 @@
+"""The benchmark's request counts (issue 6, rows 2 and 4), asserted exactly.
+
+The measurements are the benchmark's own functions (benchmarks/refresh_storm.py,
+benchmarks/request_counts.py), run against the test emulator; only counts are asserted here,
+never timings.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks import _setup, refresh_storm, request_counts
+
+
+@pytest.fixture(autouse=True)
+def _remove_bench_tmpdirs():
+    yield
+    _setup.remove_tmpdirs()
+
+
+def test_64_threads_at_the_refresh_point_make_exactly_one_token_request(emulator, emu_admin):
+    result = refresh_storm.storm_nbauth(emulator, emu_admin, threads=64)
+
+    assert result.errors == 0
+    assert result.token_requests == 1
+    assert result.refresh_token_requests == 1
+    # Everyone got a token: the refreshed one, or the still-valid one while the refresh ran.
+    assert result.got_token == 64
+
+
+def test_azlogin_request_counts_first_second_resource_second_sign_in(emulator, emu_admin):
+    counts = request_counts.nbauth_counts(emulator, emu_admin, restarted_kernel=False)
+
+    # OIDC discovery + the device code request, and nothing else, before the code is shown.
+    assert counts.first_sign_in_until_code == 2
+    # A second resource: one refresh-token grant.
+    assert counts.second_resource == 1
+    # %azlogin again in the same kernel: the account and its token are already held.
+    assert counts.second_sign_in == 0
+
+
+def test_restarted_kernel_with_a_persisted_cache_makes_at_most_one_request(emulator, emu_admin):
+    if not request_counts.nbauth_persistence_available():
+        pytest.skip("`%azlogin --persist` (issue 5) does not exist yet")
+    count, note = request_counts.nbauth_restarted_kernel(emulator, emu_admin)
+
+    assert count is not None, note
+    assert count <= 1, note
