@@ -45,6 +45,10 @@ test-fast: install-test
 demo: install
 	$(PY) tools/demo.py
 
+# Speed and request counts against azure-identity and msal (see benchmarks/README.md).
+bench: install
+	$(PY) benchmarks/run.py
+
 lint: install
 	$(VENV)/bin/ruff check nbauth tests tools
 

@@ -84,10 +84,14 @@ def _azlogin(shell, admin, line: str = "") -> tuple[int | None, int, str]:
 
 def _shell_with_magics(session):
     from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
 
     from nbauth._magics.login import LoginMagics
 
-    shell = InteractiveShell.instance()
+    config = Config()
+    # No history database: the benchmark's IPYTHONDIR is gone before IPython's atexit runs.
+    config.HistoryManager.enabled = False
+    shell = InteractiveShell.instance(config=config)
     shell.register_magics(LoginMagics(shell=shell, session=session))
     return shell
 

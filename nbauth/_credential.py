@@ -39,14 +39,29 @@ class _AccessTokenInfo(AccessTokenInfo):
         )
 
 
+# Both are built once per stored token and then handed to every caller: they are immutable,
+# and building a named tuple per call was a quarter of the hot path's cost.
+
+
 def access_token(entry: StoredToken) -> AccessToken:
-    return _AccessToken(entry.token, int(entry.expires_on))
+    built = entry.__dict__.get("_access_token")
+    if built is None:
+        built = _AccessToken(entry.token, int(entry.expires_on))
+        object.__setattr__(entry, "_access_token", built)  # a cache, not a field of the entry
+    return built
 
 
 def access_token_info(entry: StoredToken) -> AccessTokenInfo:
-    return _AccessTokenInfo(
-        entry.token, int(entry.expires_on), token_type="Bearer", refresh_on=int(entry.refresh_on)
-    )
+    built = entry.__dict__.get("_access_token_info")
+    if built is None:
+        built = _AccessTokenInfo(
+            entry.token,
+            int(entry.expires_on),
+            token_type="Bearer",
+            refresh_on=int(entry.refresh_on),
+        )
+        object.__setattr__(entry, "_access_token_info", built)
+    return built
 
 
 def _session_or_default(session: Session | None) -> Session:
@@ -83,10 +98,12 @@ class NotebookCredential:
         **kwargs: Any,
     ) -> AccessToken:
         """An access token for `scopes` (azure-core ``TokenCredential``)."""
-        entry = self._session.token(
-            scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae
-        )
-        return _AccessToken(entry.token, int(entry.expires_on))
+        entry = None if claims else self._session.fresh_token(scopes, tenant_id, enable_cae)
+        if entry is None:
+            entry = self._session.token(
+                scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae
+            )
+        return access_token(entry)
 
     def get_token_info(
         self, *scopes: str, options: TokenRequestOptions | None = None

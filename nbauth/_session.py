@@ -718,17 +718,32 @@ class Session:
         enable_cae: bool = False,
     ) -> StoredToken | None:
         """The stored token if it is fresh and nothing else is needed; never blocks."""
+        return None if claims else self.fresh_token(scopes, tenant_id, enable_cae)
+
+    def fresh_token(
+        self, scopes: tuple[str, ...], tenant_id: str | None, enable_cae: bool
+    ) -> StoredToken | None:
+        """`peek_token` without claims, positional: every credential's hot path.
+
+        azure-core asks before each request, so this does as little as it can: no lock, no
+        sorting of a single scope, and a plain tuple key, which hashes and compares equal to
+        the `TokenKey` the store was filled with.
+        """
         current = self._current
-        if current is None or claims or (self._pending is not None and not self._pending.done()):
+        if current is None:
             return None
-        key = TokenKey(
-            tuple(sorted(scopes)),
-            tenant_id or "",
-            "",
-            bool(enable_cae),
-            current.account.home_account_id,
+        pending = self._pending
+        if pending is not None and not pending.done():
+            return None
+        return self._store.peek(
+            (
+                scopes if len(scopes) == 1 else tuple(sorted(scopes)),
+                tenant_id or "",
+                "",
+                bool(enable_cae),
+                current.account.home_account_id,
+            )
         )
-        return self._store.peek(key)
 
     @staticmethod
     def _wait_for_pending(pending: SignIn) -> None:
@@ -976,8 +991,32 @@ def login(
     method's own
     (e.g. ``client_secret=`` for ``method="client_secret"``); a method rejects ones it does
     not know, naming them but never their values.
+
+    Inside a Jupyter kernel, with no ``prompt``, the sign-in is shown as ``%azlogin`` shows it
+    (the device-code card, then the signed-in badge) instead of printed text.
     """
-    return session().login(
+    import sys
+
+    kernel_session = session()
+    zmqshell = sys.modules.get("ipykernel.zmqshell")  # never imported just to find out
+    if prompt is None and zmqshell is not None and zmqshell.ZMQInteractiveShell.initialized():
+        from ._ui.display import sign_in as show_sign_in  # Lazy load: only inside a kernel
+
+        return show_sign_in(
+            kernel_session,
+            wait=wait,
+            timeout=timeout,
+            method=method,
+            tenant=tenant,
+            client_id=client_id,
+            scopes=scopes,
+            authority_host=authority_host,
+            persistence=persistence,
+            allow_unencrypted=allow_unencrypted,
+            cloud=cloud,
+            **options,
+        )
+    return kernel_session.login(
         method,
         tenant=tenant,
         client_id=client_id,

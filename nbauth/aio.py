@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from ._credential import _AccessToken, _session_or_default, access_token_info
+from ._credential import _session_or_default, access_token, access_token_info
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
@@ -68,7 +68,7 @@ class AsyncNotebookCredential:
     ) -> AccessToken:
         """An access token for `scopes` (azure-core ``AsyncTokenCredential``)."""
         entry = await self._token(scopes, claims, tenant_id, bool(enable_cae))
-        return _AccessToken(entry.token, int(entry.expires_on))
+        return access_token(entry)
 
     async def get_token_info(
         self, *scopes: str, options: TokenRequestOptions | None = None
