@@ -187,6 +187,14 @@ class PersistenceStatus:
         return f"read_write, {how}: {self.location}"
 
 
+def _unusable(path: Path, exc: OSError) -> CacheLocationError:
+    return CacheLocationError(
+        f"nbauth cannot use the sign-in cache directory {path} ({type(exc).__name__}: "
+        f"{exc.strerror or 'I/O error'}). Check that it is writable, or set NBAUTH_CACHE_DIR to "
+        f"another directory, or sign in without persistence (`--persist none`)."
+    )
+
+
 class Persister:
     """A session's persistence: the strategy, the directory, the account records, and the
     token cache it hands to msal. Opens nothing until asked."""
@@ -227,7 +235,10 @@ class Persister:
         """The checked cache directory (created 0700 on first use)."""
         with self._lock:
             if self._directory is None:
-                self._directory = CacheDir(self.cache_dir)
+                try:
+                    self._directory = CacheDir(self.cache_dir)
+                except OSError as exc:
+                    raise _unusable(self.cache_dir, exc) from None
             return self._directory
 
     # -- the token cache ---------------------------------------------------------------------
@@ -250,7 +261,10 @@ class Persister:
         backend = open_token_backend(self.directory(), allow_unencrypted=self.allow_unencrypted)
         current = cache.backend
         if current is None or current.location != backend.location:
-            cache.attach(backend)
+            try:
+                cache.attach(backend)
+            except OSError as exc:
+                raise _unusable(self.cache_dir, exc) from None
         announce(backend)
 
     def status(self, cache: Any = None) -> PersistenceStatus:

@@ -109,14 +109,16 @@ class PlaintextBackend:
 
 
 class EncryptedBackend:
-    """msal-extensions' encrypted persistence, with its marker file in our directory."""
+    """msal-extensions' encrypted persistence, with its marker file in our directory.
 
-    is_encrypted = True
+    (Any msal-extensions persistence fits; ``is_encrypted`` is what it says about itself.)
+    """
 
     def __init__(self, directory: CacheDir, persistence: Any, storage: str) -> None:
         self._dir = directory
         self._persistence = persistence
         self.storage = storage
+        self.is_encrypted = bool(getattr(persistence, "is_encrypted", False))
         self.location = str(directory.file(ENCRYPTED_NAME))
 
     def locked(self) -> AbstractContextManager[None]:
@@ -325,6 +327,10 @@ class PersistentTokenCache(msal.SerializableTokenCache):
         *,
         now: Any = None,
     ) -> Iterator[dict[str, Any]]:
+        if self._backend is None:
+            # Not persisting (the default): msal's own generator, which answers an access-token
+            # lookup in O(1) and stops when its caller does. Listing it, as below, is O(n).
+            return super().search(credential_type, target=target, query=query, now=now)
         with self._mutex:
             backend = self._backend
             if backend is not None:

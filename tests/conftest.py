@@ -24,6 +24,12 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+# A developer's own settings must not steer the suite (or make it write to their real cache):
+# every nbauth / Azure identity variable is cleared; fixtures set what a test needs.
+for _name in list(os.environ):
+    if _name.startswith(("NBAUTH_", "AZURE_", "IDENTITY_", "MSI_")):
+        del os.environ[_name]
+
 from _emulator_process import (  # noqa: E402 - after the sys.path line above
     AZURE_CLI_CLIENT_ID,
     PortKeepingSession,

@@ -196,6 +196,45 @@ def test_whoami_says_when_nothing_is_saved(emulator, cache_dir, admin):
     assert pickle.loads(pickle.dumps(info)).persistence == info.persistence
 
 
+def test_msal_extensions_stores_plug_in_through_the_same_cache(
+    emulator, admin, cache_dir, msal_app, device_sign_in
+):
+    """The adapter for msal-extensions' stores (libsecret, Keychain, DPAPI), exercised with
+    its portable FilePersistence since this machine has no keyring."""
+    from msal_extensions import FilePersistence
+
+    from nbauth._persistence_cache import (
+        EncryptedBackend,
+        PersistentTokenCache,
+        open_token_backend,
+    )
+    from nbauth._persistence_files import CacheDir
+
+    directory = CacheDir(cache_dir)
+
+    def store():
+        def make(location: str):
+            return FilePersistence(location), "test store"
+
+        backend = open_token_backend(directory, allow_unencrypted=False, encrypted=make)
+        cache = PersistentTokenCache()
+        cache.attach(backend)
+        return backend, cache
+
+    backend, first = store()
+    assert isinstance(backend, EncryptedBackend) and backend.storage == "test store"
+    device_sign_in(msal_app(token_cache=first), ALICE)
+    _, second = store()  # a restarted kernel
+    assert [a["username"] for a in msal_app(token_cache=second).get_accounts()] == [ALICE]
+
+    # A damaged keyring entry cannot be moved aside: it is replaced by an empty cache.
+    with open(backend.location, "w") as damaged:
+        damaged.write("garbage")
+    with pytest.warns(PersistenceWarning, match="could not be read"):
+        _, third = store()
+    assert msal_app(token_cache=third).get_accounts() == []
+
+
 # -- reauth -----------------------------------------------------------------------------------
 
 
@@ -317,6 +356,19 @@ def test_symlinked_cache_directory_is_refused(emulator, cache_dir, tmp_path):
         with pytest.raises(CacheLocationError, match="symbolic link"):
             Session(cache_dir=str(cache_dir)).set_persistence(strategy, allow_unencrypted=True)
     assert list(real.iterdir()) == []
+
+
+def test_unusable_cache_directory_is_a_clear_error(emulator, tmp_path, admin):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    s = Session(cache_dir=str(blocker / "nbauth"))
+    with pytest.raises(CacheLocationError, match="cannot use the sign-in cache directory"):
+        s.set_persistence("reauth")
+    # chosen up front, the error comes at the first sign-in, before anyone is asked
+    s = Session(persistence="read_write", allow_unencrypted=True, cache_dir=str(blocker / "x"))
+    with pytest.raises(CacheLocationError, match="NBAUTH_CACHE_DIR"):
+        sign_in(s, admin, ALICE)
+    assert devicecode_requests(admin) == []
 
 
 # -- several kernels --------------------------------------------------------------------------
