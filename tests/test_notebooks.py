@@ -68,7 +68,7 @@ def test_quickstart_runs_top_to_bottom(emulator, emu_admin, storage, tmp_path, m
     approver = Approver(emu_admin, "alice@contoso.example")
     approver.start()
     try:
-        nb, saved = run_notebook(NOTEBOOKS / "quickstart.ipynb", tmp_path)
+        nb, saved = run_notebook(NOTEBOOKS / "01-quickstart.ipynb", tmp_path)
     finally:
         approver.stop()
     text = outputs_text(nb)

@@ -5,6 +5,8 @@
   emulator's tokens (`--oauth basic`).
 
 Both run as child processes; `Services.stop()` (or leaving the `with` block) ends them.
+`Services.env` (and `notebook_env` for a test's own emulator) is what a kernel needs to run the
+tutorials against them; the tutorials treat `NBAUTH_EMULATOR_ADMIN_URL` as "emulator here".
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ AZURITE_ACCOUNT = "devstoreaccount1"
 # Azurite's published development key (documented by Microsoft for the emulator, not a secret).
 AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 DEMO_CONTAINER = "demo"
+
+EMULATOR_FLAG = "NBAUTH_EMULATOR_ADMIN_URL"
+"""Set only when a kernel runs against the emulator: the tutorials guard admin calls with it."""
 
 
 def free_port() -> int:
@@ -72,11 +77,16 @@ class Services:
     info: dict = field(default_factory=dict)
     blob_url: str | None = None
     procs: list[subprocess.Popen] = field(default_factory=list)
+    tutorial_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ready_file(self) -> Path:
+        return self.workdir / "emulator.json"
 
     @property
     def env(self) -> dict[str, str]:
-        """Environment that points a process at these services."""
-        env = dict(self.info.get("env", {}))
+        """Environment that points a process (a kernel running the tutorials) at these services."""
+        env = {**self.info.get("env", {}), **self.tutorial_env}
         if self.blob_url:
             env["NBAUTH_DEMO_BLOB_URL"] = self.blob_url
             env["NBAUTH_DEMO_CONTAINER"] = DEMO_CONTAINER
@@ -115,6 +125,9 @@ def start(
     services = Services(workdir=workdir)
     try:
         _start_emulator(services, auto_approve=auto_approve, seed=seed, quiet=quiet, extra_args=extra_args)
+        services.tutorial_env = notebook_env(
+            services.info, ready_file=services.ready_file, cache_dir=workdir / "nbauth-cache"
+        )
         if azurite:
             _start_azurite(services, quiet=quiet)
     except BaseException:
@@ -124,7 +137,7 @@ def start(
 
 
 def _start_emulator(services: Services, *, auto_approve, seed, quiet, extra_args) -> None:
-    ready = services.workdir / "emulator.json"
+    ready = services.ready_file
     ready.unlink(missing_ok=True)
     log = services.workdir / "emulator.log"
     cmd = [sys.executable, "-m", "nbauth.emulator", "--ready-file", str(ready),
@@ -174,8 +187,29 @@ def start_azurite(info: dict, workdir: Path, *, quiet: bool = True) -> tuple[sub
     return proc, f"https://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
 
 
+def notebook_env(info: dict, *, ready_file: str | Path, cache_dir: str | Path) -> dict[str, str]:
+    """The emulator's variables plus what the tutorials read when it is there.
+
+    - ``NBAUTH_EMULATOR_ADMIN_URL``: the admin API; its presence means "running on the emulator".
+    - ``NBAUTH_EMULATOR_INFO``: the ready file (service principal, managed identity endpoint, ...).
+    - ``NBAUTH_DEMO_VAULT_URL``: the emulator's Key Vault.
+    - ``NBAUTH_CACHE_DIR``: sign-ins saved with ``--persist`` stay out of ``~/.cache/nbauth``.
+    - ``AZURE_POD_IDENTITY_AUTHORITY_HOST``: a loopback port where nothing answers (the
+      emulator's own, else a free one), so the managed identity probe of ``auto`` never leaves
+      the machine for 169.254.169.254 and fails at once.
+    """
+    env = dict(info.get("env", {}))
+    env[EMULATOR_FLAG] = info["admin_url"]
+    env["NBAUTH_EMULATOR_INFO"] = str(ready_file)
+    if info.get("key_vault"):
+        env["NBAUTH_DEMO_VAULT_URL"] = info["key_vault"]["url"]
+    env["NBAUTH_CACHE_DIR"] = str(cache_dir)
+    env.setdefault("AZURE_POD_IDENTITY_AUTHORITY_HOST", f"http://127.0.0.1:{free_port()}")
+    return env
+
+
 def seed_storage(blob_url: str, env: dict[str, str]) -> None:
-    """Put a container and a blob in Azurite so the quickstart has something to list.
+    """Put a container and a blob in Azurite so the tutorials have something to list.
 
     Uses Azurite's shared key, not a token: the demo data exists before anyone signs in.
     """

@@ -25,6 +25,13 @@ Sign-ins are approved on the page at ``info["device_login_url"]``, automatically
 with passwords, subscriptions, a service principal) is described in ``nbauth.emulator._seed``;
 replace it with ``seed=``.
 
+Managed identity and workload identity have stand-ins too: an App Service style endpoint
+(``info["managed_identity"]``: ``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER`` in its ``env``) and an
+IMDS style one, and a workload issuer whose token for the seed's federated credential is written
+at start (``info["workload_identity"]``; more from ``POST /admin/federated-token``). The ``env``
+points ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` at a loopback port where nothing answers, so that no
+managed identity probe leaves the machine.
+
 Never point real credentials at it, and never point it at the internet: it binds loopback only.
 """
 
@@ -71,6 +78,7 @@ class Emulator:
         self._auto_approve_delay_s = float(auto_approve_delay_s)
         self._state_dir_arg = Path(state_dir) if state_dir is not None else None
         self._ports = (port, arm_port, http_port)
+        self._no_imds = None  # _managed_identity.NoImds while running
         self._state_dir: Path | None = None
         self._server = None
         self._info: dict[str, Any] | None = None
@@ -109,6 +117,8 @@ class Emulator:
                 )
             sockets = [loopback_socket(p) for p in self._ports]
             identity_port, arm_port, http_port = (s.getsockname()[1] for s in sockets)
+            sockets.append(loopback_socket(0))  # Key Vault (secrets only): see _keyvault
+            vault_url = f"https://127.0.0.1:{sockets[3].getsockname()[1]}/"
             authority_host = f"https://127.0.0.1:{identity_port}"
             http_base = f"http://127.0.0.1:{http_port}"
             key = SigningKey.generate()
@@ -135,28 +145,42 @@ class Emulator:
             from . import _federation, _managed_identity
 
             mi_header = _managed_identity.new_identity_header()
+            self._no_imds = _managed_identity.NoImds()
             state.record_issued("client_secrets", mi_header)
             workload = _federation.write_token_file(ctx, self._state_dir)
             apps = _build_apps(ctx, mi_header)
+            from ._keyvault import build_keyvault_app
+            from ._traffic import TrafficMiddleware
+
+            vault = build_keyvault_app(ctx, vault_url)
+            apps["keyvault"] = TrafficMiddleware(vault, state, "keyvault", lambda m, p: "keyvault")
             cert, key_file = str(files.server_cert), str(files.server_key)
             self._server = ServerThread(
                 [
                     ServedApp(apps["identity"], sockets[0], cert, key_file),
                     ServedApp(apps["arm"], sockets[1], cert, key_file),
                     ServedApp(apps["http"], sockets[2]),
+                    ServedApp(apps["keyvault"], sockets[3], cert, key_file),
                 ]
             )
             self._server.start()
         except BaseException:
             for sock in sockets:
                 sock.close()
+            if self._no_imds is not None:
+                self._no_imds.close()
+                self._no_imds = None
             self._server = None
             self._cleanup_state_dir()
             raise
         self._context = ctx
         self._info = self._build_info(ctx, files, http_base)
         self._info["managed_identity"] = _managed_identity.info(ctx, http_base, mi_header)
+        self._info["env"]["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = self._no_imds.url
         self._info["workload_identity"] = workload
+        from ._keyvault import info as key_vault_info
+
+        self._info["key_vault"] = key_vault_info(ctx, vault_url)
         return self
 
     def _build_info(self, ctx, files, http_base: str) -> dict[str, Any]:
@@ -227,6 +251,9 @@ class Emulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self._no_imds is not None:
+            self._no_imds.close()
+            self._no_imds = None
         self._info = None
         self._cleanup_state_dir()
 

@@ -55,6 +55,7 @@ def _summary(info: dict) -> str:
         "nbauth emulator running (Ctrl+C to stop)",
         f"  identity platform  {info['authority_host']}",
         f"  ARM                {info['arm_endpoint']}",
+        f"  Key Vault          {info['key_vault']['url']}  (secrets only)",
         f"  sign-in page       {info['device_login_url']}",
         f"  admin API          {info['admin_url']}",
         f"  CA bundle          {info['ca_bundle']}",
