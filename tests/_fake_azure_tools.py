@@ -105,9 +105,7 @@ def _az(config: dict, argv: list[str]) -> int:
         json.dumps(
             {
                 "accessToken": body["access_token"],
-                "expiresOn": dt.datetime.fromtimestamp(expires_on).strftime(
-                    "%Y-%m-%d %H:%M:%S.%f"
-                ),
+                "expiresOn": dt.datetime.fromtimestamp(expires_on).strftime("%Y-%m-%d %H:%M:%S.%f"),
                 "expires_on": expires_on,
                 "subscription": _option(argv, "--subscription")
                 or "c0a50001-0000-4000-8000-000000000001",

@@ -169,7 +169,9 @@ def install_tool(bin_dir: Path, name: str, emulator: dict, login: dict | None) -
 # -- SDK calls ----------------------------------------------------------------------------------
 
 
-def arm_subscriptions(credential, scope: str = "https://management.azure.com/.default") -> list[str]:
+def arm_subscriptions(
+    credential, scope: str = "https://management.azure.com/.default"
+) -> list[str]:
     """Subscription IDs from the emulator's ARM through azure-core's bearer token policy."""
     from azure.core.pipeline import Pipeline
     from azure.core.pipeline.policies import BearerTokenCredentialPolicy

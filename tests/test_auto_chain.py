@@ -72,7 +72,10 @@ def test_environment_first(emulator, emu_admin, service_env, svc_session):
     report = signin.report
     assert report.statuses() == expected("environment", {})
     assert report.chosen == "environment" and signin.method == "environment"
-    assert report.step("environment").reason == f"signed in as service principal {sp['client_id'][:8]}…"
+    assert (
+        report.step("environment").reason
+        == f"signed in as service principal {sp['client_id'][:8]}…"
+    )
     assert service_env.calls("az") == [] and prompts.shown == []
     assert arm_subscriptions(svc_session.credential()) == [PRODUCTION_SUBSCRIPTION]
     assert last_auto_report(svc_session) is report
@@ -99,7 +102,20 @@ def test_managed_identity_third(emulator, emu_admin, service_env, svc_session):
     assert arm_subscriptions(svc_session.credential()) == [PRODUCTION_SUBSCRIPTION]
 
 
-@pytest.mark.parametrize("tool,position", [("az", "azure_cli"), ("pwsh", "powershell"), ("azd", "azd")])
+def test_azure_client_id_names_the_managed_identity_in_the_chain(
+    emulator, emu_admin, service_env, svc_session
+):
+    mi = emulator["managed_identity"]
+    user = mi["user_assigned"][0]
+    service_env.set(AZURE_CLIENT_ID=user["client_id"], **mi["env"])
+    signin = auto(svc_session)
+    assert signin.report.statuses() == expected("managed_identity", {})
+    assert signin.account.client_id == user["client_id"]
+
+
+@pytest.mark.parametrize(
+    "tool,position", [("az", "azure_cli"), ("pwsh", "powershell"), ("azd", "azd")]
+)
 def test_developer_tools(emulator, emu_admin, service_env, svc_session, tool, position):
     install_tool(service_env.bin, tool, emulator, user_login(emulator))
     signin = auto(svc_session)
@@ -150,7 +166,7 @@ def test_device_code_still_pending_without_wait(emulator, emu_admin, service_env
     prompts = Prompts()
     signin = auto(svc_session, prompts, wait=False)
     assert signin.status == "pending" and signin.report.step("device_code").status == "waiting"
-    assert "waiting for the device code sign-in" in signin.report.headline
+    assert "waiting for the device code sign-in" in signin.report.headline()
     signin.cancel()
     assert signin.report.step("device_code").status == "failed"
     assert "cancelled" in signin.report.step("device_code").reason
@@ -170,7 +186,11 @@ def test_dev_excludes_production_steps(emulator, emu_admin, service_env, svc_ses
     assert report.selection == "dev"
     assert report.statuses() == expected(
         "azure_cli",
-        {"environment": "excluded", "workload_identity": "excluded", "managed_identity": "excluded"},
+        {
+            "environment": "excluded",
+            "workload_identity": "excluded",
+            "managed_identity": "excluded",
+        },
     )
     assert report.step("environment").reason == "AZURE_TOKEN_CREDENTIALS=dev"
     assert signin.account.username == ALICE
@@ -247,7 +267,12 @@ def test_configured_production_step_that_fails_stops_the_chain(
 
 def test_failing_developer_tool_is_passed_over(emulator, emu_admin, service_env, svc_session):
     install_tool(service_env.bin, "az", emulator, user_login(emulator))
-    install_tool(service_env.bin, "azd", emulator, user_login(emulator, "carol@fabrikam.example", "carol-Passw0rd"))
+    install_tool(
+        service_env.bin,
+        "azd",
+        emulator,
+        user_login(emulator, "carol@fabrikam.example", "carol-Passw0rd"),
+    )
     emu_admin.revoke(ALICE)  # az's sign-in is revoked; azd's (carol) is fine
     signin = auto(svc_session)
     report = signin.report
@@ -260,7 +285,7 @@ def test_missing_tools_cost_no_process(emulator, emu_admin, service_env, svc_ses
     service_env.set(AZURE_TOKEN_CREDENTIALS="dev")
     with pytest.raises(nbauth.AutoSignInFailed):
         # The reasons are nbauth's PATH check, not azure-identity's: no process was started.
-    # No device code either: the prompt refuses, as a closed notebook would.
+        # No device code either: the prompt refuses, as a closed notebook would.
         auto(svc_session, _refusing_prompt)
     report = last_auto_report(svc_session)
     for name, reason in NOT_INSTALLED.items():
@@ -296,3 +321,18 @@ def test_report_text_and_html_are_escaped():
     html = report._repr_html_()
     assert "<img" not in html and "&lt;img src=x&gt;" in html
     assert "<img src=x>" in str(report)
+
+
+def test_credential_outside_the_default_chain_runs_alone(service_env, svc_session, emu_admin):
+    """visualstudiocodecredential is a valid AZURE_TOKEN_CREDENTIALS value: nbauth runs its
+    vscode method, alone."""
+    service_env.set(AZURE_TOKEN_CREDENTIALS="VisualStudioCodeCredential")
+    try:
+        signin = auto(svc_session)
+    except nbauth.AutoSignInFailed as exc:
+        report = exc.report
+        assert report.statuses() == {"vscode": "skipped"}
+        assert report.step("vscode").reason
+    else:
+        assert signin.report.statuses() == {"vscode": "succeeded"}
+    assert token_requests(emu_admin, "client_credentials") == []

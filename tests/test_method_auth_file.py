@@ -48,8 +48,8 @@ def write(path, fields, mode=0o600):
 
 @pytest.fixture
 def clean_clouds(monkeypatch):
-    """Clouds an auth file registers stay in this test."""
-    monkeypatch.setattr(_clouds, "_registered", dict(_clouds._registered))
+    """No cloud registered by an earlier test; those an auth file registers stay here."""
+    monkeypatch.setattr(_clouds, "_registered", {})
 
 
 def test_path_signs_in_and_selects_the_subscription(
@@ -68,7 +68,9 @@ def test_path_signs_in_and_selects_the_subscription(
     assert_no_secret_in([repr(signin), repr(svc_session)], known_secrets(emu_admin, emulator))
 
 
-def test_azure_auth_location_and_dict(emulator, emu_admin, service_env, svc_session, tmp_path, clean_clouds):
+def test_azure_auth_location_and_dict(
+    emulator, emu_admin, service_env, svc_session, tmp_path, clean_clouds
+):
     path = write(tmp_path / "sp.json", sdk_auth(emulator, subscriptionId=None))
     service_env.set(AZURE_AUTH_LOCATION=str(path))
     svc_session.login("sdk_auth")
@@ -100,14 +102,18 @@ def test_endpoints_of_the_file_are_honoured(
         session.close()
 
 
-def test_world_readable_file_warns(emulator, emu_admin, service_env, svc_session, tmp_path, clean_clouds):
+def test_world_readable_file_warns(
+    emulator, emu_admin, service_env, svc_session, tmp_path, clean_clouds
+):
     path = write(tmp_path / "sp.json", sdk_auth(emulator), mode=0o644)
     with pytest.warns(UserWarning, match="chmod 600"):
         svc_session.login("auth_file", auth_file=path)
     assert svc_session.account is not None
 
 
-def test_missing_field_names_file_and_field_never_a_value(emulator, service_env, svc_session, tmp_path):
+def test_missing_field_names_file_and_field_never_a_value(
+    emulator, service_env, svc_session, tmp_path
+):
     fields = sdk_auth(emulator, clientId=None)
     path = write(tmp_path / "sp.json", fields)
     with pytest.raises(nbauth.ConfigurationError) as caught:
@@ -145,7 +151,9 @@ def test_subscription_that_is_not_visible_warns_but_keeps_the_sign_in(
     assert nbauth.subscription_id(svc_session) is None
 
 
-def test_certificate_auth_file(emulator, emu_admin, service_env, svc_session, tmp_path, clean_clouds):
+def test_certificate_auth_file(
+    emulator, emu_admin, service_env, svc_session, tmp_path, clean_clouds
+):
     sp = emulator["service_principal"]
     fields = sdk_auth(emulator, clientSecret=None, clientCertificate=sp["certificate_path"])
     svc_session.login("auth_file", auth_file=write(tmp_path / "sp.json", fields))

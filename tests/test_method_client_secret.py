@@ -124,7 +124,9 @@ def test_certificate_file_missing(emulator, service_env, svc_session, tmp_path):
         )
 
 
-def test_unregistered_certificate_is_refused(emulator, emu_admin, service_env, svc_session, tmp_path):
+def test_unregistered_certificate_is_refused(
+    emulator, emu_admin, service_env, svc_session, tmp_path
+):
     import trustme
 
     other = trustme.CA().issue_cert("stranger", key_type=trustme.KeyType.RSA)

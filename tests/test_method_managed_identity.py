@@ -50,12 +50,14 @@ def test_user_assigned_by_client_id(emulator, emu_admin, service_env, svc_sessio
     user = mi["user_assigned"][0]
     service_env.set(**mi["env"])
     svc_session.login("mi", client_id=user["client_id"])
-    assert svc_session.account.username == f"managed identity (user-assigned {user['client_id'][:8]}…)"
+    assert (
+        svc_session.account.username == f"managed identity (user-assigned {user['client_id'][:8]}…)"
+    )
     claims = _claims(svc_session.credential().get_token(STORAGE).token)
     assert claims["appid"] == user["client_id"] and claims["oid"] == user["object_id"]
 
 
-def test_user_assigned_by_resource_id_and_from_azure_client_id(
+def test_user_assigned_by_resource_id_and_azure_mls_variable(
     emulator, emu_admin, service_env, svc_session
 ):
     mi = emulator["managed_identity"]
@@ -65,9 +67,18 @@ def test_user_assigned_by_resource_id_and_from_azure_client_id(
     assert svc_session.account.username == "managed identity (user-assigned contoso-data-reader)"
     assert svc_session.account.client_id == user["client_id"]
 
-    service_env.set(AZURE_CLIENT_ID=user["client_id"])
+    service_env.set(DEFAULT_IDENTITY_CLIENT_ID=user["client_id"])  # Azure ML compute
     svc_session.login("managed_identity")
     assert svc_session.account.client_id == user["client_id"]
+
+
+def test_azure_client_id_is_not_a_managed_identity_here(emulator, service_env, svc_session):
+    """AZURE_CLIENT_ID often names a service principal; only the auto chain (as
+    DefaultAzureCredential) reads it as a user-assigned identity."""
+    service_env.set(**emulator["managed_identity"]["env"])
+    service_env.set(AZURE_CLIENT_ID=emulator["service_principal"]["client_id"])
+    svc_session.login("managed_identity")
+    assert svc_session.account.username == "managed identity (system)"
 
 
 def test_imds_endpoint(emulator, emu_admin, service_env, svc_session):
@@ -104,10 +115,15 @@ def test_something_else_answering_is_not_taken_for_imds(emulator, service_env, s
         svc_session.login("managed_identity")
 
 
-def test_unknown_user_assigned_identity(emulator, service_env, svc_session):
+def test_unknown_user_assigned_identity(emulator, service_env, svc_session, caplog):
     service_env.set(**emulator["managed_identity"]["env"])
-    with pytest.raises(nbauth.MethodUnavailable, match="No managed identity was found"):
+    with (
+        caplog.at_level("WARNING"),
+        pytest.raises(nbauth.MethodUnavailable, match="No managed identity was found"),
+    ):
         svc_session.login("managed_identity", client_id="99999999-0000-4000-8000-000000000000")
+    # Said once, by the exception: azure-identity's own warning is held back.
+    assert [r for r in caplog.records if r.name.startswith("azure.identity")] == []
 
 
 def test_wrong_identity_header_is_refused(emulator, emu_admin, service_env, svc_session):
@@ -124,3 +140,13 @@ def test_one_way_to_name_a_user_assigned_identity(emulator, service_env, svc_ses
         svc_session.login(
             "managed_identity", client_id="99999999-0000-4000-8000-000000000000", object_id="x"
         )
+
+
+def test_the_emulators_env_points_imds_at_a_dead_loopback_port(emulator):
+    """Any process pointed at the emulator learns at once that there is no IMDS, without a
+    packet to 169.254.169.254."""
+    url = emulator["env"]["AZURE_POD_IDENTITY_AUTHORITY_HOST"]
+    assert url.startswith("http://127.0.0.1:")
+    assert managed_identity.probe_imds(url).startswith(
+        f"no instance metadata service answers at {url} (ConnectionRefusedError"
+    )

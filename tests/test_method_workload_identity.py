@@ -40,7 +40,9 @@ def test_signs_in_from_the_ready_files_token(emulator, emu_admin, service_env, s
     }
 
 
-def test_token_file_option_and_explicit_ids(emulator, emu_admin, service_env, svc_session, tmp_path):
+def test_token_file_option_and_explicit_ids(
+    emulator, emu_admin, service_env, svc_session, tmp_path
+):
     workload = emulator["workload_identity"]
     token_file = tmp_path / "token"
     token_file.write_text(federated_token(emulator))
@@ -53,7 +55,9 @@ def test_token_file_option_and_explicit_ids(emulator, emu_admin, service_env, sv
     assert svc_session.account.tenant_id == workload["tenant_id"]
 
 
-def test_unknown_subject_is_refused_like_entra(emulator, emu_admin, service_env, svc_session, tmp_path):
+def test_unknown_subject_is_refused_like_entra(
+    emulator, emu_admin, service_env, svc_session, tmp_path
+):
     workload = emulator["workload_identity"]
     token_file = tmp_path / "token"
     token = federated_token(emulator, subject="system:serviceaccount:other:intruder")

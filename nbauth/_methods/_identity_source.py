@@ -31,7 +31,13 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from .. import _clouds
-from .._errors import AuthenticationError, ConfigurationError, from_msal_result, redact
+from .._errors import (
+    REDACTED,
+    AuthenticationError,
+    ConfigurationError,
+    from_msal_result,
+    redact,
+)
 from .._http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
 from .._session import DEFAULT_CLIENT_ID
 from .._signin import Account, SignIn
@@ -142,6 +148,18 @@ def translate_error(exc: BaseException, *, method: str, label: str, fix: str) ->
     )
 
 
+def _scrub(exc: BaseException) -> None:
+    """Redact the text of azure-identity's exception `exc` in place.
+
+    It is no longer raised, but a traceback of the error raised in its place shows it: this
+    generator's frame and contextlib's ``__exit__`` frame hold it, and ``%xmode Verbose``
+    prints their variables, i.e. its repr, which quotes Entra's or a tool's text as is.
+    """
+    exc.args = tuple(redact(a) if isinstance(a, str) else REDACTED for a in exc.args)
+    if isinstance(getattr(exc, "message", None), str):
+        exc.message = redact(exc.message)  # type: ignore[attr-defined]
+
+
 def _entra_body(exc: BaseException) -> dict[str, Any] | None:
     """Entra's JSON error body, when azure-identity kept the response."""
     response = getattr(exc, "response", None)
@@ -159,7 +177,7 @@ def _entra_body(exc: BaseException) -> dict[str, Any] | None:
 # nbauth method is asking.
 _asking: ContextVar[bool] = ContextVar("nbauth_asking_azure_identity", default=False)
 _filter_lock = threading.Lock()
-_filter_installed = False
+_filtered: set[str] = set()
 
 
 class _QuietWhileAsking(logging.Filter):
@@ -167,23 +185,21 @@ class _QuietWhileAsking(logging.Filter):
         return not (_asking.get() and record.levelno < logging.ERROR)
 
 
+_QUIET = _QuietWhileAsking()
+
+
 def _install_filter() -> None:
-    """Filter every azure.identity logger: a logger's filters do not see its children's
-    records, and each azure-identity module logs through its own logger (all created when
-    azure.identity is imported, which every caller has done by now)."""
-    global _filter_installed
+    """Filter every azure.identity logger. A logger's filters do not see its children's
+    records, each azure-identity module logs through its own logger, and some modules are
+    imported only when a credential is built: so new loggers are looked for on every call
+    (a scan of the logger names, on the sign-in and refresh path only)."""
     with _filter_lock:
-        if _filter_installed:
-            return
-        quiet = _QuietWhileAsking()
-        names = [
-            name
-            for name in list(logging.Logger.manager.loggerDict)
-            if name == "azure.identity" or name.startswith("azure.identity.")
-        ]
-        for name in names or ["azure.identity"]:
-            logging.getLogger(name).addFilter(quiet)
-        _filter_installed = True
+        for name in list(logging.Logger.manager.loggerDict):
+            if name not in _filtered and (
+                name == "azure.identity" or name.startswith("azure.identity.")
+            ):
+                logging.getLogger(name).addFilter(_QUIET)
+                _filtered.add(name)
 
 
 @contextmanager
@@ -196,7 +212,10 @@ def translated(method: str, label: str, fix: str) -> Iterator[None]:
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - translate_error decides
-        raise translate_error(exc, method=method, label=label, fix=fix) from None
+        error = translate_error(exc, method=method, label=label, fix=fix)
+        if error is not exc:
+            _scrub(exc)
+        raise error from None
     finally:
         _asking.reset(token)
 
@@ -404,9 +423,7 @@ def sign_in_with(
     return signin
 
 
-def string_options(
-    request: SignInRequest, names: tuple[str, ...]
-) -> Mapping[str, str]:
+def string_options(request: SignInRequest, names: tuple[str, ...]) -> Mapping[str, str]:
     """The given options among `names`, each a non-empty string (named, never shown)."""
     out: dict[str, str] = {}
     for name in names:
@@ -415,8 +432,7 @@ def string_options(
             continue
         if not isinstance(value, (str, os.PathLike)) or not str(value).strip():
             raise ConfigurationError(
-                f"Option {name!r} of sign-in method {request.method!r} must be a non-empty "
-                f"string."
+                f"Option {name!r} of sign-in method {request.method!r} must be a non-empty string."
             )
         out[name] = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
     return out

@@ -19,7 +19,9 @@ class MethodUnavailable(SignInError):
     def __init__(self, method: str, reason: str, fix: str = "") -> None:
         reason = reason.strip().rstrip(".")
         fix = fix.strip()
-        super().__init__(f"Sign-in method {method!r} is not available here: {reason}. {fix}".strip())
+        super().__init__(
+            f"Sign-in method {method!r} is not available here: {reason}. {fix}".strip()
+        )
         # After the base __init__: azure-core's HttpResponseError resets `reason` to None.
         self.method = method
         self.reason = reason

@@ -191,7 +191,9 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     from azure.identity import CertificateCredential, ClientSecretCredential  # Lazy load
 
     with translated(METHOD, LABEL, FIX):
-        credential_class = ClientSecretCredential if "client_secret" in kwargs else CertificateCredential
+        credential_class = (
+            ClientSecretCredential if "client_secret" in kwargs else CertificateCredential
+        )
         credential = credential_class(
             auth.tenant_id,
             auth.client_id,

@@ -160,9 +160,7 @@ class AutoReport:
         else:
             why = _first_line(waiting.error) if waiting.error is not None else waiting.status
             settled = {"status": FAILED, "reason": why}
-        return [
-            dataclasses.replace(r, **settled) if r.status == WAITING else r for r in results
-        ]
+        return [dataclasses.replace(r, **settled) if r.status == WAITING else r for r in results]
 
     def step(self, name: str) -> StepResult:
         """The result of the step named `name` (KeyError if the chain has no such step)."""
@@ -175,8 +173,8 @@ class AutoReport:
         """``{step name: status}``, in chain order."""
         return {result.name: result.status for result in self.steps}
 
-    @property
     def headline(self) -> str:
+        """One line: who signed in, with which step (or that none did)."""
         chosen = next((r for r in self.steps if r.name == self.chosen), None)
         where = f" ({ENV}={self.selection})" if self.selection else ""
         if chosen is None:
@@ -189,7 +187,7 @@ class AutoReport:
 
     def __str__(self) -> str:
         width = max((len(r.name) for r in self.steps), default=0)
-        lines = [self.headline]
+        lines = [self.headline()]
         for r in self.steps:
             took = f"{r.duration_ms:5.0f} ms" if r.duration_ms is not None else " " * 8
             reason = f"  {r.reason}" if r.reason else ""
@@ -209,7 +207,7 @@ class AutoReport:
         )
         return (
             "<div class='nbauth-auto-report'>"
-            f"<p>{html.escape(self.headline)}</p>"
+            f"<p>{html.escape(self.headline())}</p>"
             "<table><thead><tr><th>step</th><th>result</th><th>time</th><th>why</th></tr>"
             f"</thead><tbody>{rows}</tbody></table></div>"
         )
@@ -340,9 +338,15 @@ def _cached(session: Session, request: SignInRequest) -> SignIn:
 def _run(step: Step, session: Session, request: SignInRequest) -> SignIn:
     if step.name == "cached":
         return _cached(session, request)
-    step_request = dataclasses.replace(
-        request, method=step.name, options=MappingProxyType({})
-    )
+    step_request = dataclasses.replace(request, method=step.name, options=MappingProxyType({}))
+    if step.name == "managed_identity" and os.environ.get("AZURE_CLIENT_ID", "").strip():
+        from .._session import DEFAULT_CLIENT_ID
+
+        if request.client_id.lower() == DEFAULT_CLIENT_ID:
+            # DefaultAzureCredential's rule: AZURE_CLIENT_ID names a user-assigned identity.
+            step_request = dataclasses.replace(
+                step_request, client_id=os.environ["AZURE_CLIENT_ID"].strip()
+            )
     return resolve(step.name)(session, step_request)
 
 
@@ -391,9 +395,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             )
         else:
             report._results.append(
-                StepResult(
-                    step.name, step.label, WAITING, "shown; waiting for the sign-in", took
-                )
+                StepResult(step.name, step.label, WAITING, "shown; waiting for the sign-in", took)
             )
             report._waiting = signin
         settle_rest(index)

@@ -30,8 +30,7 @@ __all__ = ["FIX", "LABEL", "METHOD", "start"]
 METHOD = "client_certificate"
 LABEL = "the service principal's certificate"
 FIX = (
-    "Check tenant=, client_id= and that the certificate is the one registered for the "
-    "application."
+    "Check tenant=, client_id= and that the certificate is the one registered for the application."
 )
 
 
@@ -40,9 +39,7 @@ def _certificate(request: SignInRequest) -> dict[str, Any]:
     data = options.get("certificate_data")
     path = options.get("certificate_path")
     if data is not None and path is not None:
-        raise ConfigurationError(
-            "Give either certificate_path= or certificate_data=, not both."
-        )
+        raise ConfigurationError("Give either certificate_path= or certificate_data=, not both.")
     kwargs: dict[str, Any] = {}
     if data is not None:
         if not isinstance(data, (bytes, bytearray)) or not data:
@@ -78,7 +75,10 @@ def _certificate(request: SignInRequest) -> dict[str, Any]:
 
 def start(session: Session, request: SignInRequest) -> SignIn:
     check_options(
-        request, "certificate_path", "certificate_data", "certificate_password",
+        request,
+        "certificate_path",
+        "certificate_data",
+        "certificate_password",
         "send_certificate_chain",
     )
     tenant, client_id = tenant_and_client(request)

@@ -77,8 +77,9 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     prompt = _prompt_of(flow)
     if prompt is None:
         raise AuthenticationError(
-            f"{request.authority_host} answered the device code request with a malformed "
-            f"user_code, interval or expiry. Try again; if it persists, check authority_host."
+            f"{request.authority_host} answered the device code request with a missing or "
+            f"malformed user_code, verification_uri, interval or expiry. Try again; if it "
+            f"persists, check authority_host."
         )
 
     def stop_msal_polling() -> None:
@@ -100,13 +101,16 @@ def start(session: Session, request: SignInRequest) -> SignIn:
 
 def _prompt_of(flow: dict[str, Any]) -> DeviceCodePrompt | None:
     """The prompt for msal's `flow` (its ``interval`` made sane), or None if malformed."""
+    uri = flow.get("verification_uri") or flow.get("verification_url")
+    if not (isinstance(uri, str) and uri.strip()):
+        return None  # nowhere to send the person
+    if not (isinstance(flow.get("user_code"), str) and flow["user_code"].strip()):
+        return None  # nothing to type there
     try:
         flow["interval"] = max(1, int(flow.get("interval", 5)))
         return DeviceCodePrompt(
-            verification_uri=str(
-                flow.get("verification_uri") or flow.get("verification_url") or ""
-            ),
-            user_code=str(flow["user_code"]),
+            verification_uri=uri,
+            user_code=flow["user_code"],
             expires_on=float(flow["expires_at"]),
             message=str(flow.get("message") or ""),
             interval=int(flow["interval"]),

@@ -1,7 +1,7 @@
 """Sign in as the Azure resource's managed identity, via azure-identity's
 ``ManagedIdentityCredential``: system-assigned by default, user-assigned with ``client_id=``
-(or ``AZURE_CLIENT_ID``, or Azure ML's ``DEFAULT_IDENTITY_CLIENT_ID``), or the options
-``object_id`` / ``resource_id``.
+(or Azure ML's ``DEFAULT_IDENTITY_CLIENT_ID``), or the options ``object_id`` / ``resource_id``.
+(The ``auto`` chain also takes ``AZURE_CLIENT_ID``, as DefaultAzureCredential does.)
 
 Where the token comes from is decided by the environment, as azure-identity decides it:
 ``IDENTITY_ENDPOINT`` + ``IDENTITY_HEADER`` (App Service, Functions, Container Apps),
@@ -112,11 +112,8 @@ def _identity(request: SignInRequest) -> tuple[str, str | None, dict[str, str]]:
     options = string_options(request, ("object_id", "resource_id"))
     client_id = explicit_client_id(request)
     if client_id is None and not options:
-        client_id = (
-            os.environ.get("AZURE_CLIENT_ID", "").strip()
-            or os.environ.get("DEFAULT_IDENTITY_CLIENT_ID", "").strip()
-            or None
-        )
+        # Azure ML compute names its identity here (azure-identity does not read it).
+        client_id = os.environ.get("DEFAULT_IDENTITY_CLIENT_ID", "").strip() or None
     if len(options) + (client_id is not None) > 1:
         from .._errors import ConfigurationError
 

@@ -125,9 +125,7 @@ def verify_federated_assertion(ctx: EmulatorContext, assertion: str, sp: Service
     subject = str(unverified.get("sub", ""))
     audience = unverified.get("aud", "")
     audience_text = audience[0] if isinstance(audience, list) and audience else str(audience)
-    candidates = [
-        c for c in sp.federated_credentials if _credential_issuer(ctx, c) == issuer
-    ]
+    candidates = [c for c in sp.federated_credentials if _credential_issuer(ctx, c) == issuer]
     if not candidates:
         raise EntraFailure(
             700211,
@@ -138,11 +136,7 @@ def verify_federated_assertion(ctx: EmulatorContext, assertion: str, sp: Service
             status=401,
         )
     match = next(
-        (
-            c
-            for c in candidates
-            if c.get("subject") == subject and audience_text in _audiences(c)
-        ),
+        (c for c in candidates if c.get("subject") == subject and audience_text in _audiences(c)),
         None,
     )
     if match is None:
@@ -201,8 +195,10 @@ def federation_routes(ctx: EmulatorContext) -> list[Route]:
             principals = [sp for sp in principals if sp.client_id == client_id]
         if not principals:
             return JSONResponse(
-                {"error": "No service principal with a federated credential matches; add "
-                 "'federated_credentials' to one in the seed."},
+                {
+                    "error": "No service principal with a federated credential matches; add "
+                    "'federated_credentials' to one in the seed."
+                },
                 404,
             )
         sp = principals[0]

@@ -21,6 +21,7 @@ one). Every call is in the request log with ``server: "managed_identity"`` and `
 from __future__ import annotations
 
 import secrets
+import socket
 import time
 
 from starlette.requests import Request
@@ -36,6 +37,22 @@ APP_SERVICE_API_VERSION = "2019-08-01"
 IMDS_API_VERSION = "2018-02-01"
 
 
+class NoImds:
+    """A loopback address where nothing answers, for ``AZURE_POD_IDENTITY_AUTHORITY_HOST`` in
+    the emulator's ``env``: a process pointed at the emulator then never sends a managed
+    identity probe to 169.254.169.254, and learns at once (connection refused) that there is no
+    instance metadata service. The port stays bound, not listening, while the emulator runs,
+    so nothing else can take it."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+
+    def close(self) -> None:
+        self._sock.close()
+
+
 def new_identity_header() -> str:
     """The ``IDENTITY_HEADER`` secret for one emulator run."""
     return "emu-mi-header~" + secrets.token_urlsafe(24)
@@ -45,7 +62,9 @@ def _identities(ctx: EmulatorContext) -> list[ServicePrincipal]:
     return [sp for sp in ctx.directory.service_principals if sp.is_managed_identity]
 
 
-def _find(ctx: EmulatorContext, params: dict[str, str], res_id_param: str) -> ServicePrincipal | None:
+def _find(
+    ctx: EmulatorContext, params: dict[str, str], res_id_param: str
+) -> ServicePrincipal | None:
     wanted = {
         "client_id": params.get("client_id", "").lower(),
         "object_id": (params.get("object_id") or params.get("principal_id") or "").lower(),
