@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._errors import ConfigurationError
+from ._base_errors import ConfigurationError
 
 __all__ = [
     "AZURE_CHINA",

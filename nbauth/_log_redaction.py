@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from ._errors import REDACTED, redact
+from ._base_errors import REDACTED, redact
 
 __all__ = ["MAX_MESSAGE_CHARS", "install", "register_secret", "scrub"]
 

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._errors import ConfigurationError
+from ._base_errors import ConfigurationError
 from ._persistence_files import CacheDir, CacheLocationError, PersistenceWarning, warn
 
 if TYPE_CHECKING:

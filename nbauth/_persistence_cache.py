@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import msal
 
-from ._errors import ConfigurationError
+from ._base_errors import ConfigurationError
 from ._persistence_files import CacheDir, CacheLocationError, warn
 
 __all__ = [

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._errors import ConfigurationError
+from ._base_errors import ConfigurationError
 
 __all__ = [
     "CacheDir",

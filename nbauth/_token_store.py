@@ -23,7 +23,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ._errors import redact
+from ._base_errors import redact
 
 __all__ = ["FreshToken", "StoredToken", "TokenKey", "TokenStore"]
 

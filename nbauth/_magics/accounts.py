@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import CaselessStrEnum, Instance
+from traitlets import CaselessStrEnum, Instance, default
 
-from .._errors import ConfigurationError, NbauthError
+from .._base_errors import ConfigurationError, NbauthError
 from .._ui import display as ui_display
 
 if TYPE_CHECKING:
@@ -42,17 +42,20 @@ class AccountMagics(Magics):
     ).tag(config=True)
     session = Instance(
         "nbauth._session.Session",
-        allow_none=True,
         help="The Session to work on (default: the kernel's, nbauth.session()).",
     )
 
+    @default("session")
+    def _kernel_session(self) -> Session:
+        # Resolved on first use, not at %load_ext: the session pulls in azure-core.
+        from .._session import session as kernel_session
+
+        return kernel_session()
+
     def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        if session is None:
-            from .._session import session as kernel_session
-
-            session = kernel_session()
-        self.session = session
+        if session is not None:
+            self.session = session
         self.picker: Any = None
         """The picker shown last (an `AccountPicker` or `SubscriptionPicker`), to drive it from
         code; None in text mode."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .._errors import ConfigurationError
+from .._base_errors import ConfigurationError
 
 if TYPE_CHECKING:
     from .._prompt import DeviceCodePrompt
