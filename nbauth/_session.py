@@ -175,7 +175,10 @@ class MsalAccountSource:
                 f"Run `%azlogin` (or `nbauth.login()`) to sign in again."
             )
         if "error" in result:
-            raise from_msal_result(result, silent=True)
+            # Not `raise from_msal_result(result)`: %xmode Verbose prints the variables of the
+            # raising line, and `result` holds the server's text as is.
+            error = from_msal_result(result, silent=True)
+            raise error
         fresh = _fresh_token(result)
         if fresh is None:
             raise AuthenticationError(

@@ -29,6 +29,9 @@ if str(REPO_ROOT) not in sys.path:
 for _name in list(os.environ):
     if _name.startswith(("NBAUTH_", "AZURE_", "IDENTITY_", "MSI_")):
         del os.environ[_name]
+# Belt and braces: whatever a test does, azure-identity's managed identity probe goes to a closed
+# loopback port, never to the instance metadata address 169.254.169.254.
+os.environ["AZURE_POD_IDENTITY_AUTHORITY_HOST"] = "http://127.0.0.1:9"
 
 from _emulator_process import (  # noqa: E402 - after the sys.path line above
     AZURE_CLI_CLIENT_ID,

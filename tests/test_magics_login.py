@@ -1,5 +1,10 @@
 """``%azlogin`` / ``%azlogout`` / ``%azwhoami`` through a real IPython InteractiveShell, against
-the emulator, in text mode (a terminal IPython) and widget mode (``LoginMagics.ui``)."""
+the emulator, in text mode (a terminal IPython) and widget mode (``LoginMagics.ui``).
+
+``%azlogin`` runs the ``auto`` chain by default: every test here runs in ``service_env`` (no
+service principal, no developer tool on PATH, the instance metadata address a closed loopback
+port), so the chain ends at the device code, and nothing leaves loopback. Other methods:
+tests/test_magics_methods.py."""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     poller_threads,
     token_requests,
 )
+from _service_fixtures import service_env_fixture  # noqa: F401 - registers `service_env`
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
@@ -31,6 +37,11 @@ from nbauth._errors import AuthenticationRequired, SignInCancelled, SignInDeclin
 from nbauth._magics.login import LoginMagics
 
 CAROL = "carol@fabrikam.example"
+
+
+@pytest.fixture(autouse=True)
+def _only_the_device_code_is_set_up(service_env):
+    """The ``auto`` chain finds no service identity or developer tool here (see the docstring)."""
 
 
 @pytest.fixture
@@ -104,7 +115,11 @@ def test_blocking_azlogin_approved_while_the_cell_waits(shell, magics, admin, nb
     lines = out.splitlines()
     assert lines[0].startswith("To sign in, open http://127.0.0.1:")
     assert "To cancel, press Ctrl-C." in out
-    assert lines[-1].startswith(f"Signed in as {ALICE} · tenant ")
+    badge = next(i for i, line in enumerate(lines) if line.startswith("Signed in as"))
+    assert lines[badge].startswith(f"Signed in as {ALICE} · tenant ")
+    # Under the badge, what `auto` tried: one line per step, the device code last.
+    assert lines[badge + 1] == f"auto sign-in: signed in as {ALICE} (device code sign-in)."
+    assert len(lines) == badge + 2 + 8 and lines[-1].split()[:2] == ["device_code", "succeeded"]
     assert shell.user_ns["credential"] is nbsession.credential()
     assert shell.user_ns["credential"].get_token(ARM_SCOPE).token
     assert poller_threads() == []
@@ -118,7 +133,14 @@ def test_second_azlogin_is_silent_and_shows_the_badge(shell, magics, admin, nbse
         shell.run_line_magic("azlogin", "--var cred")
     assert devicecode_requests(admin) == []
     assert token_requests(admin) == []  # msal's cache: not even a refresh
-    assert captured.stdout.strip().startswith(f"Signed in as {ALICE}")
+    lines = captured.stdout.strip().splitlines()
+    assert lines[0].startswith(f"Signed in as {ALICE}")
+    # The auto chain's report follows, one line per step: this kernel's account was reused.
+    assert lines[1] == f"auto sign-in: signed in as {ALICE} (this kernel's account)."
+    assert [line.split()[:2] for line in lines[-2:]] == [
+        ["cached", "succeeded"],
+        ["device_code", "not"],
+    ]
     assert shell.user_ns["cred"] is nbsession.credential()
     shell.user_ns.pop("cred")
 
@@ -244,7 +266,10 @@ def test_new_azlogin_cancels_a_pending_no_wait_sign_in(shell, magics, admin, nbs
         shell.run_line_magic("azlogin", "")  # silent: alice is still usable
     assert background.status == "cancelled"
     assert poller_threads() == []
-    assert captured.stdout.strip().splitlines()[-1].startswith(f"Signed in as {ALICE}")
+    lines = captured.stdout.strip().splitlines()
+    # The background sign-in says it ended, then the badge (and the report) of this one.
+    assert lines[0] == f"Sign-in cancelled. {ALICE} is still signed in."
+    assert lines[1].startswith(f"Signed in as {ALICE}")
     assert shell.user_ns["credential"].get_token(ARM_SCOPE).token  # does not wait
 
 
@@ -305,8 +330,8 @@ def test_interrupt_cancels_with_one_line_and_keeps_the_previous_account(
 @pytest.mark.parametrize(
     ("line", "says"),
     [
-        ("--method browser", "accepts --method auto or device_code"),
-        ("--cloud Mars", "accepts --cloud AzureCloud, AzureChinaCloud, AzureUSGovernment"),
+        ("--method carrier-pigeon", "accepts --method device_code, browser, broker, vscode"),
+        ("--cloud Mars", "accepts --cloud public, china, usgov"),
         ("--var 1cred", "--var needs a Python variable name"),
         ("--var class", "--var needs a Python variable name"),
         ("--tenant 'bad tenant!'", "tenant must be a tenant ID"),

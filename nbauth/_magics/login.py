@@ -1,64 +1,250 @@
 """``%azlogin``, ``%azlogout`` and ``%azwhoami``.
 
-``%azlogin`` first tries to go on without asking anything (an account this kernel already holds
-that can still get a token), and otherwise starts a sign-in and shows it: the device-code card
-in a notebook, text in a terminal. Sign-in methods are looked up in `LOGIN_METHODS`, a table
-another method is added to with one entry.
+``%azlogin`` signs in with any method of `nbauth._methods` (``--method``; aliases accepted) and
+shows it: the device-code card (or text) for a method that needs a person, the signed-in badge
+for one that finishes at once. The default, ``auto``, is the chain of `nbauth._methods.auto`
+(environment, workload identity, managed identity, developer tools, this kernel's account,
+device code); its report is shown under the badge.
+
+Secrets never come from the magic's line (it is saved with the notebook): a client secret comes
+from ``$AZURE_CLIENT_SECRET``, a password from a ``getpass`` prompt, and ``--option`` refuses
+names that look like secrets.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import keyword
-from collections.abc import Callable
-from dataclasses import dataclass
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from IPython.core.error import UsageError
+from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, CaselessStrEnum, Instance, observe
+from traitlets import Bool, CaselessStrEnum, Instance, TraitError, Unicode, observe, validate
 
 from .. import _clouds
-from .._errors import AuthenticationError, ConfigurationError
+from .._errors import AuthenticationError, ConfigurationError, SignInCancelled
+from .._methods import available, canonical_name
 from .._ui import display as ui_display
 
 if TYPE_CHECKING:
     from .._session import Session
+    from .._signin import SignIn
 
-__all__ = ["CLOUDS", "LOGIN_METHODS", "LoginMagics", "LoginRequest"]
+__all__ = ["LoginMagics", "LoginRequest", "parse_option"]
+
+# Methods a person signs in with: ``--account`` names who (a hint, or a silent switch).
+_PERSON_METHODS = ("auto", "device_code", "browser", "broker")
+# ... of which these take it as msal's login_hint (the page preselects the account).
+_LOGIN_HINT_METHODS = ("browser", "broker")
+# Methods that take no method options at all (`auto` rejects them itself, device code ignores).
+_NO_OPTIONS = ("auto", "device_code")
+# Flags that are method options: (argument name, flag, option name, the method it goes with).
+_FLAG_OPTIONS = (
+    ("auth_file", "--auth-file", "auth_file", "auth_file"),
+    ("certificate", "--certificate", "certificate_path", "client_certificate"),
+    ("username", "--username", "username", "username_password"),
+)
+# Session.login's own parameters: given by their flags, never through --option.
+_LOGIN_PARAMETERS = {
+    "tenant": "--tenant",
+    "client_id": "--client-id",
+    "scopes": "--scope",
+    "authority_host": "--cloud",
+    "cloud": "--cloud",
+    "wait": "--no-wait",
+    "persistence": "--persist",
+    "allow_unencrypted": "--allow-unencrypted",
+    "method": "--method",
+}
+_SECRET_WORDS = ("secret", "password", "token")
+# Option names with a secret-sounding word that hold no secret (a path to a token file).
+_NOT_SECRETS = frozenset({"token_file"})
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
 class LoginRequest:
-    """A parsed ``%azlogin``, defaults applied."""
+    """A parsed ``%azlogin``, defaults applied. Holds no secret (a password is asked for only
+    when the sign-in starts and goes straight to it)."""
 
     session: Session
+    method: str
+    """Canonical method name (`nbauth._methods.canonical_name`)."""
     authority_host: str | None
     """None: the session's default."""
+    cloud: _clouds.Cloud | None
+    """The ``--cloud`` given, resolved (None: the session's default)."""
     tenant: str | None
     client_id: str | None
     scopes: tuple[str, ...]
     account: str | None
     wait: bool
     ui: str
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    """Method options from the line (``--auth-file``, ``--option``...); never secrets."""
+
+    def login_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `Session.login` / `ui_display.sign_in`."""
+        kwargs: dict[str, Any] = {
+            "method": self.method,
+            "tenant": self.tenant,
+            "client_id": self.client_id,
+            "scopes": self.scopes,
+            "authority_host": self.authority_host,
+        }
+        if self.cloud is not None:
+            kwargs["cloud"] = self.cloud  # the session then follows this cloud (ARM, scopes)
+        return kwargs
 
 
-# Cloud names as ``az cloud list`` spells them (matched case-insensitively).
-CLOUDS: dict[str, _clouds.Cloud] = {
-    cloud.name.lower(): cloud
-    for cloud in (_clouds.AZURE_PUBLIC, _clouds.AZURE_CHINA, _clouds.AZURE_US_GOVERNMENT)
-}
+def _method_names() -> str:
+    return ", ".join(available())
 
 
 def _cloud_names() -> str:
-    return ", ".join(cloud.name for cloud in CLOUDS.values())
+    short = [name for name, cloud in _clouds.CLOUD_NAMES.items() if name != cloud.name.lower()]
+    az_names = dict.fromkeys(cloud.name for cloud in _clouds.CLOUD_NAMES.values())
+    return f"{', '.join(short)} (or az's {', '.join(az_names)})"
 
 
-def _login_auto(magics: LoginMagics, request: LoginRequest) -> None:
-    """Silent when the kernel already holds a usable sign-in for the account, else device code."""
+def _method_name(value: str) -> str:
     try:
-        account = request.session.sign_in_silently(
+        return canonical_name(value)
+    except ConfigurationError:
+        raise UsageError(
+            f"Unknown sign-in method {value!r}. %azlogin accepts --method {_method_names()} "
+            f"(and aliases such as az, cli, msi, env, cert, interactive_browser)."
+        ) from None
+
+
+def _variable_name(value: str) -> str:
+    if not value.isidentifier() or keyword.iskeyword(value):
+        raise UsageError(
+            f"--var needs a Python variable name (letters, digits, underscores, not starting "
+            f"with a digit), such as 'credential' or 'cred'; got {value!r}."
+        )
+    return value
+
+
+def _cloud(value: str) -> _clouds.Cloud:
+    """``--cloud``: a cloud name or the path of a JSON file describing one."""
+    text = os.path.expanduser(value.strip())
+    key = text.lower().replace("-", "").replace("_", "")
+    if key not in _clouds.CLOUD_NAMES and not (text.endswith(".json") or os.path.isfile(text)):
+        raise UsageError(
+            f"Unknown cloud {value!r}. %azlogin accepts --cloud {_cloud_names()}, or the path "
+            f"of a JSON file describing a cloud (authority_host, arm_endpoint; an nbauth "
+            f"emulator's ready file works too)."
+        )
+    try:
+        return _clouds.resolve_cloud(text)
+    except ConfigurationError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def parse_option(text: str) -> tuple[str, Any]:
+    """``--option NAME=VALUE`` -> (name, value); ``true``/``false`` and numbers are converted.
+
+    Names that sound like secrets are refused: the magic's line is saved with the notebook.
+    """
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name.isidentifier():
+        raise UsageError(
+            f"--option needs NAME=VALUE, such as --option subscription=<id>; got {text!r}."
+        )
+    lowered = name.lower()
+    if lowered not in _NOT_SECRETS and any(word in lowered for word in _SECRET_WORDS):
+        # The value is not repeated: it may be the secret itself.
+        raise UsageError(
+            f"--option {name}=... would save a secret in the notebook. Put it in an environment "
+            f"variable (e.g. AZURE_CLIENT_SECRET) before starting Jupyter, or call "
+            f"nbauth.login(method, {name}=...) with a value read from a key vault or "
+            f"getpass.getpass()."
+        )
+    if name in _LOGIN_PARAMETERS:
+        raise UsageError(f"Give {name} with {_LOGIN_PARAMETERS[name]}, not --option.")
+    value = raw.strip()
+    if value.lower() in ("true", "false"):
+        return name, value.lower() == "true"
+    if _NUMBER.fullmatch(value):
+        return name, float(value) if "." in value else int(value)
+    return name, value
+
+
+def _stdin_is_a_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (ValueError, OSError):  # closed or replaced stdin
+        return False
+
+
+def _ask_password(username: str) -> str:
+    """The password for `username`, from a prompt that does not echo it.
+
+    In a kernel, ipykernel forwards ``getpass`` to the front-end; one that cannot ask (nbclient,
+    papermill) raises StdinNotImplementedError. Elsewhere only a terminal can be asked.
+    """
+    import getpass  # Lazy load; looked up at call time: ipykernel swaps getpass.getpass per cell
+
+    refusal = (
+        f"%azlogin --method username_password asks for the password, but nothing here can "
+        f"prompt for it (e.g. a notebook run by nbclient or papermill). Call "
+        f"nbauth.login('username_password', username={username!r}, password=...) with the "
+        f"password read from a key vault or an environment variable instead; never type it "
+        f"into a cell."
+    )
+    if ui_display.frontend() != "kernel" and not _stdin_is_a_terminal():
+        raise UsageError(refusal)
+    try:
+        password = getpass.getpass(f"Password for {username}: ")
+    except (StdinNotImplementedError, EOFError):
+        raise UsageError(refusal) from None
+    except KeyboardInterrupt:
+        raise ui_display.one_line(SignInCancelled("Sign-in cancelled.")) from None
+    if not password:
+        raise UsageError("No password was entered, so the sign-in was not started.")
+    return password
+
+
+# -- how %azlogin signs in -------------------------------------------------------------------
+
+
+def _sign_in(request: LoginRequest, **options: Any) -> SignIn:
+    """Any method, through the display: the card for a code, the badge when it is done."""
+    hint = request.account if request.method == "device_code" else None
+    signin = ui_display.sign_in(
+        request.session,
+        wait=request.wait,
+        ui=request.ui,
+        account_hint=hint,
+        **request.login_kwargs(),
+        **request.options,
+        **options,
+    )
+    account = signin.account
+    if (
+        request.account
+        and account is not None
+        and account.username.lower() != request.account.lower()
+    ):
+        print(f"Note: you signed in as {account.username}, not {request.account}.")
+    return signin
+
+
+def _resume(request: LoginRequest) -> bool:
+    """Make ``request.account`` current again without asking anything, if this kernel (or a
+    saved cache) holds a sign-in for it that still gets a token; show the badge."""
+    session = request.session
+    try:
+        account = session.sign_in_silently(
             username=request.account,
             authority_host=request.authority_host,
             tenant=request.tenant,
@@ -68,10 +254,10 @@ def _login_auto(magics: LoginMagics, request: LoginRequest) -> None:
     except AuthenticationError:
         # e.g. the account is not a member of this tenant: a new sign-in may pick another one.
         account = None
-    if account is not None:
-        ui_display.show_badge(request.session, account, scopes=request.scopes, ui=request.ui)
-        return
-    _login_device_code(magics, _with_remembered_account(request))
+    if account is None:
+        return False
+    ui_display.show_badge(session, account, scopes=request.scopes, ui=request.ui)
+    return True
 
 
 def _with_remembered_account(request: LoginRequest) -> LoginRequest:
@@ -92,52 +278,28 @@ def _with_remembered_account(request: LoginRequest) -> LoginRequest:
     )
 
 
-def _login_device_code(magics: LoginMagics, request: LoginRequest) -> None:
-    """A new device-code sign-in, shown as the card (or text)."""
-    signin = ui_display.sign_in(
-        request.session,
-        wait=request.wait,
-        ui=request.ui,
-        account_hint=request.account,
-        method="device_code",
-        tenant=request.tenant,
-        client_id=request.client_id,
-        scopes=request.scopes,
-        authority_host=request.authority_host,
-    )
-    account = signin.account
-    if (
-        request.account
-        and account is not None
-        and account.username.lower() != request.account.lower()
-    ):
-        print(f"Note: you signed in as {account.username}, not {request.account}.")
+def _login_auto(request: LoginRequest) -> None:
+    """``auto``: the chain, with the card as its last step's prompt.
+
+    A named person (``--account``, or the sign-in a saved cache remembers after a restart) is
+    not something the chain can look for: that account silently if it still works, else a
+    device code for it.
+    """
+    person = _with_remembered_account(request)
+    if person.account is not None:
+        if _resume(person):
+            return
+        _sign_in(dataclasses.replace(person, method="device_code"))
+        return
+    _sign_in(request)
 
 
-LOGIN_METHODS: dict[str, Callable[[LoginMagics, LoginRequest], None]] = {
-    "auto": _login_auto,
-    "device_code": _login_device_code,
-}
-"""``--method`` name -> how ``%azlogin`` signs in with it."""
-
-
-def _method_name(value: str) -> str:
-    name = value.strip().lower().replace("-", "_")
-    if name not in LOGIN_METHODS:
-        raise UsageError(
-            f"Unknown sign-in method {value!r}. %azlogin accepts --method "
-            f"{' or '.join(LOGIN_METHODS)}."
-        )
-    return name
-
-
-def _variable_name(value: str) -> str:
-    if not value.isidentifier() or keyword.iskeyword(value):
-        raise UsageError(
-            f"--var needs a Python variable name (letters, digits, underscores, not starting "
-            f"with a digit), such as 'credential' or 'cred'; got {value!r}."
-        )
-    return value
+def _login(request: LoginRequest, **secrets: Any) -> None:
+    """Sign in as `request` says; `secrets` (a password just asked for) go to the method only."""
+    if request.method == "auto":
+        _login_auto(request)
+    else:
+        _sign_in(request, **secrets)
 
 
 @magics_class
@@ -154,10 +316,10 @@ class LoginMagics(Magics):
         help="How sign-ins are shown: 'auto' (widgets in a Jupyter kernel, text elsewhere), "
         "'widgets' or 'text'.",
     ).tag(config=True)
-    method = CaselessStrEnum(
-        list(LOGIN_METHODS),
-        default_value="auto",
-        help="The sign-in method when %azlogin is given no --method.",
+    method = Unicode(
+        "auto",
+        help="The sign-in method when %azlogin is given no --method: any name of "
+        "nbauth._methods.available() or an alias ('auto': the chain that explains itself).",
     ).tag(config=True)
     persist = CaselessStrEnum(
         ["none", "read_write", "reauth"],
@@ -192,6 +354,13 @@ class LoginMagics(Magics):
 
         self._reprompt = install(session, ui=self.ui)
 
+    @validate("method")
+    def _valid_method(self, proposal: Any) -> str:
+        try:
+            return canonical_name(proposal["value"])
+        except ConfigurationError as exc:
+            raise TraitError(f"LoginMagics.method: {exc}") from None
+
     @observe("ui")
     def _ui_changed(self, change: Any) -> None:
         # The inline re-prompt shows sign-ins the way %azlogin does.
@@ -205,12 +374,22 @@ class LoginMagics(Magics):
         "--method",
         "-m",
         default=None,
-        help=f"How to sign in: {', '.join(LOGIN_METHODS)}. 'auto' (the default) goes on "
-        "silently when this kernel already holds a sign-in for the account, else device code.",
+        help=f"How to sign in: {_method_names()}. 'auto' (the default) tries environment, "
+        "workload identity, managed identity, az, pwsh, azd, this kernel's account, then "
+        "device code, and shows what it tried.",
     )
     @argument("--tenant", "-t", default=None, help="Tenant ID or domain (default: organizations).")
-    @argument("--client-id", default=None, help="Public client (application) ID to sign in with.")
-    @argument("--cloud", default=None, help=f"Azure cloud: {_cloud_names()}.")
+    @argument(
+        "--client-id",
+        default=None,
+        help="Application (client) ID to sign in with; for managed_identity, the user-assigned "
+        "identity's client ID.",
+    )
+    @argument(
+        "--cloud",
+        default=None,
+        help=f"Azure cloud: {_cloud_names()}, or the path of a JSON file describing one.",
+    )
     @argument(
         "--scope",
         dest="scopes",
@@ -226,7 +405,38 @@ class LoginMagics(Magics):
         default=None,
         metavar="USERNAME",
         help="The account to use: silently if this kernel signed it in before, else the "
-        "sign-in asks for it.",
+        "sign-in asks for it (auto, device_code; browser/broker preselect it).",
+    )
+    @argument(
+        "--auth-file",
+        default=None,
+        metavar="PATH",
+        help="With --method auth_file: the JSON of `az ad sp create-for-rbac --sdk-auth` "
+        "(default: $AZURE_AUTH_LOCATION).",
+    )
+    @argument(
+        "--certificate",
+        default=None,
+        metavar="PATH",
+        help="With --method client_certificate: PEM or PKCS12 file with the private key "
+        "(default: $AZURE_CLIENT_CERTIFICATE_PATH).",
+    )
+    @argument(
+        "--username",
+        default=None,
+        metavar="USER",
+        help="With --method username_password: the user; the password is asked for "
+        "(never on this line).",
+    )
+    @argument(
+        "--option",
+        dest="options",
+        action="append",
+        default=None,
+        metavar="NAME=VALUE",
+        help="A method option, e.g. subscription=<id> (azure_cli), object_id=<id> "
+        "(managed_identity), fallback=false (browser). Repeatable. No secrets: names with "
+        "secret, password or token are refused.",
     )
     @argument(
         "--no-wait",
@@ -259,10 +469,12 @@ class LoginMagics(Magics):
     def azlogin(self, line: str = "") -> None:
         """Sign in to Azure / Microsoft Entra ID for this kernel.
 
-        Shows a sign-in card (code, a button that copies it and opens the sign-in page, a
-        countdown), waits until you have signed in, and puts the kernel's credential in the
-        variable ``credential``. If this kernel already holds a sign-in that still works, it
-        just shows who is signed in. The stop button cancels a sign-in that is waiting.
+        Without --method, 'auto' tries what needs nobody first (a service principal or managed
+        identity set up here, the Azure CLI's sign-in, this kernel's account) and otherwise
+        shows a sign-in card (code, a button that copies it and opens the sign-in page, a
+        countdown) and waits; "What auto tried" under the badge says why. The kernel's
+        credential goes into the variable ``credential``. The stop button cancels a sign-in
+        that is waiting.
 
         Examples::
 
@@ -272,15 +484,29 @@ class LoginMagics(Magics):
             In [4]: %azlogin --no-wait          # returns at once; Cancel button works
             In [5]: %azlogin --account alice@contoso.com --var cred
             In [6]: %azlogin --method device_code --scope https://storage.azure.com/.default
-            In [7]: %azlogin --cloud AzureUSGovernment
+            In [7]: %azlogin --cloud usgov
             In [8]: %azlogin --persist            # stay signed in across kernel restarts
-            In [9]: from azure.storage.blob import BlobServiceClient
-            In [10]: BlobServiceClient(url, credential=credential)
+            In [9]: %azlogin --method azure_cli   # whoever `az login` signed in
+            In [10]: %azlogin --method browser --account alice@contoso.com
+            In [11]: %azlogin --method managed_identity --client-id <identity client id>
+            In [12]: %azlogin --method auth_file --auth-file ~/sp.json
+            In [13]: %azlogin --method client_secret --tenant T --client-id C   # $AZURE_CLIENT_SECRET
+            In [14]: %azlogin --method client_certificate --tenant T --client-id C --certificate sp.pem
+            In [15]: %azlogin --method username_password --username bot@contoso.com  # asks
+            In [16]: %azlogin --method azure_cli --option subscription=<id>
+            In [17]: from azure.storage.blob import BlobServiceClient
+            In [18]: BlobServiceClient(url, credential=credential)
         """
         args = parse_argstring(self.azlogin, line)
-        method = _method_name(args.method or self.method)
+        method = _method_name(args.method) if args.method else self.method
         var = _variable_name(args.var)
-        request = self._request(args)
+        request = self._request(args, method)
+        # Asked before anything changes, so that a refusal leaves the kernel as it was.
+        secrets = (
+            {"password": _ask_password(request.options["username"])}
+            if method == "username_password"
+            else {}
+        )
         pending = request.session.pending
         if pending is not None:
             # The newest %azlogin wins, silent or not: a forgotten --no-wait sign-in must not
@@ -289,7 +515,7 @@ class LoginMagics(Magics):
         self.shell.user_ns[var] = request.session.credential()
         try:
             self._apply_persistence(request.session, args)
-            LOGIN_METHODS[method](self, request)
+            _login(request, **secrets)
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
         except AuthenticationError as exc:
@@ -308,42 +534,75 @@ class LoginMagics(Magics):
             allow_unencrypted=allow,
         )
 
-    def _request(self, args: Any) -> LoginRequest:
+    def _request(self, args: Any, method: str) -> LoginRequest:
         session = self.session
-        authority_host: str | None = None  # None: the session's (AZURE_AUTHORITY_HOST or public)
-        if args.cloud is not None:
-            cloud = CLOUDS.get(args.cloud.strip().lower())
-            if cloud is None:
+        cloud = _cloud(args.cloud) if args.cloud is not None else None
+        if args.account is not None:
+            if method not in _PERSON_METHODS:
                 raise UsageError(
-                    f"Unknown cloud {args.cloud!r}. %azlogin accepts --cloud {_cloud_names()}."
+                    f"--account names a person; it goes with --method "
+                    f"{', '.join(_PERSON_METHODS)}, not {method}."
                 )
-            authority_host = cloud.authority_host
-        if args.account is not None and "@" not in args.account:
-            raise UsageError(
-                f"--account needs a username such as alice@contoso.com; got {args.account!r}."
-            )
+            if "@" not in args.account:
+                raise UsageError(
+                    f"--account needs a username such as alice@contoso.com; got {args.account!r}."
+                )
+        options = self._options(args, method)
         try:
             from .._session import normalize_scopes
 
             tenant = _clouds.validate_tenant(args.tenant) if args.tenant else None
-            host = authority_host or session.authority_host
+            host = cloud.authority_host if cloud is not None else session.authority_host
             scopes = (
                 normalize_scopes(args.scopes, "--scope")
                 if args.scopes
-                else (_clouds.cloud_for(host).arm_scope,)
+                else ((cloud or _clouds.cloud_for(host)).arm_scope,)
             )
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
         return LoginRequest(
             session=session,
-            authority_host=authority_host,
+            method=method,
+            authority_host=cloud.authority_host if cloud is not None else None,
+            cloud=cloud,
             tenant=tenant,
             client_id=args.client_id,
             scopes=scopes,
             account=args.account,
             wait=not args.no_wait,
             ui=self.ui,
+            options=MappingProxyType(options),
         )
+
+    @staticmethod
+    def _options(args: Any, method: str) -> dict[str, Any]:
+        """The method options of the line: its flags, then ``--option``s (each once)."""
+        options: dict[str, Any] = {}
+        for attribute, flag, name, owner in _FLAG_OPTIONS:
+            value = getattr(args, attribute)
+            if value is None:
+                continue
+            if method != owner:
+                raise UsageError(f"{flag} goes with --method {owner}; add it, or drop {flag}.")
+            options[name] = value if name == "username" else os.path.expanduser(value)
+        if method == "username_password" and "username" not in options:
+            raise UsageError(
+                "--method username_password needs --username USER (the password is asked for, "
+                "never put on this line)."
+            )
+        if args.account is not None and method in _LOGIN_HINT_METHODS:
+            options["login_hint"] = args.account
+        for text in args.options or ():
+            name, value = parse_option(text)
+            if method in _NO_OPTIONS:
+                raise UsageError(
+                    f"--method {method} takes no --option; other methods do (e.g. --method "
+                    f"azure_cli --option subscription=<id>)."
+                )
+            if name in options:
+                raise UsageError(f"The option {name} is given twice.")
+            options[name] = value
+        return options
 
     # -- %azlogout ---------------------------------------------------------------------------
 

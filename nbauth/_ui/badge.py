@@ -4,6 +4,9 @@
 it (the text is also the badge's ``text/plain`` for front-ends without widgets);
 `signed_in_badge` builds the ipywidgets widget. ipywidgets is imported only by that function so
 the text fallback never pays for it.
+
+A sign-in made by the ``auto`` chain carries its report (what each step did and why): the badge
+shows it collapsed under the pill (an HTML ``<details>``), and the text forms add it line by line.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from .links import escape
 if TYPE_CHECKING:
     from .._session import Account, Session
 
-__all__ = ["BadgeInfo", "badge_html", "badge_info", "badge_text", "format_time", "signed_in_badge"]
+__all__ = [
+    "BadgeInfo",
+    "badge_html",
+    "badge_info",
+    "badge_text",
+    "format_time",
+    "full_badge_text",
+    "report_html",
+    "signed_in_badge",
+]
 
 _METHOD_LABELS = {"device_code": "device code"}
 
@@ -32,6 +44,8 @@ class BadgeInfo:
     expires_on: float | None
     """When the access token for the sign-in's scopes expires (epoch s), if known."""
     name: str | None = None
+    report: str | None = None
+    """The ``auto`` chain's report as text (`nbauth.AutoReport`), when ``auto`` signed in."""
 
 
 def method_label(method: str) -> str:
@@ -50,12 +64,17 @@ def format_time(epoch: float, now: float | None = None) -> str:
 
 
 def badge_info(
-    session: Session, account: Account, scopes: Iterable[str] | None = None
+    session: Session,
+    account: Account,
+    scopes: Iterable[str] | None = None,
+    *,
+    report: object | None = None,
 ) -> BadgeInfo:
     """What the badge shows for `account`; asks the session for the token's expiry.
 
     Right after a sign-in the token is in msal's cache, so this makes no request. A failure to
     get it only leaves the expiry out: the badge must not turn a successful sign-in into an error.
+    ``report``: the ``auto`` chain's `AutoReport` (kept as its text: it is settled by now).
     """
     from .._errors import NbauthError
 
@@ -71,6 +90,7 @@ def badge_info(
         method=account.method,
         expires_on=expires_on,
         name=account.name,
+        report=(str(report).strip() or None) if report is not None else None,
     )
 
 
@@ -92,6 +112,23 @@ def badge_text(info: BadgeInfo) -> str:
     return " · ".join([f"Signed in as {info.username}", *_parts(info)])
 
 
+def full_badge_text(info: BadgeInfo) -> str:
+    """The badge line, then the ``auto`` report (one line per step) when there is one."""
+    line = badge_text(info)
+    return f"{line}\n{info.report}" if info.report else line
+
+
+def report_html(report: str) -> str:
+    """The ``auto`` report, collapsed: text only, escaped, in a ``<details>`` a click opens."""
+    return (
+        '<details class="nbauth-auto-report" style="margin:2px 0 0 4px;'
+        'font-size:var(--jp-ui-font-size1, 13px)">'
+        '<summary style="cursor:pointer;opacity:0.75">What <code>auto</code> tried</summary>'
+        f'<pre style="margin:4px 0 0 0;white-space:pre-wrap">{escape(report)}</pre>'
+        "</details>"
+    )
+
+
 def badge_html(info: BadgeInfo) -> str:
     # Inline styles: the badge is shown on its own too, where no stylesheet of ours is loaded.
     # JupyterLab's CSS variables keep it readable in dark themes; the fallbacks serve elsewhere.
@@ -99,7 +136,7 @@ def badge_html(info: BadgeInfo) -> str:
     details = escape(" · ".join(_parts(info, short=True)))
     who = escape(info.username)
     title = escape(" · ".join([info.name or info.username, *_parts(info)]))
-    return (
+    pill = (
         f'<div class="nbauth-badge" style="display:flex;flex-wrap:wrap;align-items:baseline;'
         f"column-gap:0.6em;width:fit-content;max-width:100%;box-sizing:border-box;"
         f"padding:3px 14px;border:1px solid {green};border-radius:14px;"
@@ -110,6 +147,8 @@ def badge_html(info: BadgeInfo) -> str:
         f'<span class="nbauth-badge-details" style="opacity:0.75" title="{title}">{details}</span>'
         f"</div>"
     )
+    # The report goes under the pill, not inside it: the pill stays one compact line.
+    return pill + report_html(info.report) if info.report else pill
 
 
 @functools.cache
@@ -126,7 +165,7 @@ def _badge_class() -> type:
 
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
             data = super()._repr_mimebundle_(**kwargs)
-            data["text/plain"] = badge_text(self.info)
+            data["text/plain"] = full_badge_text(self.info)
             return data
 
     return SignedInBadge

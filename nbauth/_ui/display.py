@@ -5,9 +5,12 @@
   pending one in the output, user code included.
 - Terminal IPython, or no IPython at all: printed lines.
 
-`sign_in` is the one entry point used by ``%azlogin``, ``%azaccount``'s "add account" and the
-inline re-prompt: it starts the sign-in with the right prompt, shows it, and (``wait=True``)
-blocks with the stop button / Ctrl-C as the way out.
+`sign_in` is the one entry point used by ``%azlogin``, ``%azaccount``'s "add account", the
+inline re-prompt and ``nbauth.login()`` in a kernel: it starts the sign-in (any method) with the
+card as its prompt, shows it, and (``wait=True``) blocks with the stop button / Ctrl-C as the way
+out. A method that asks nothing of the person (environment, managed identity, Azure CLI...)
+finishes at once and shows the badge; one that waits without a code (the browser) shows a
+waiting line that the badge replaces. A sign-in made by ``auto`` shows its report under the badge.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .text import CTRL_C_HINT, STOP_BUTTON_HINT, TextSignInView, cancelled_text
+from .links import escape
+from .text import (
+    CTRL_C_HINT,
+    STOP_BUTTON_HINT,
+    TextSignInView,
+    cancelled_text,
+    outcome_text,
+    waiting_text,
+)
 
 if TYPE_CHECKING:
     from .._errors import NbauthError
@@ -106,12 +117,29 @@ def one_line(exc: NbauthError) -> NbauthError:
     return exc
 
 
+class _Notice:
+    """A line of text shown through a display handle, so that the badge can replace it."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        return {
+            "text/plain": self.text,
+            "text/html": f'<div class="nbauth-notice">{escape(self.text)}</div>',
+        }
+
+    def __str__(self) -> str:
+        return self.text
+
+
 class SignInDisplay:
     """Shows one sign-in: `prompt` is the login prompt callback, `attach` wires the `SignIn`,
     `finish` shows the outcome (idempotent; called from the done callback and by waiters).
 
     ``blocking``: the cell waits (no Cancel button; the stop button cancels, and failures are
     left to the caller to raise as the cell's one-line error, the card being removed).
+    A sign-in that shows no prompt (finished at once, or the browser's) gets the badge alone.
     """
 
     def __init__(
@@ -127,6 +155,8 @@ class SignInDisplay:
         self.session = session
         self.blocking = blocking
         self.widgets = use_widgets(ui)
+        if isinstance(scopes, str):  # nbauth.login(scopes="a b") takes a string too
+            scopes = scopes.split()
         self.scopes = tuple(scopes) if scopes else None
         self.account_hint = account_hint
         self.reason = reason
@@ -162,7 +192,18 @@ class SignInDisplay:
     def attach(self, signin: SignIn) -> None:
         if self.card is not None:
             self.card.attach(signin)
+        elif self.text_view is None and not signin.done():
+            self._show_waiting()
         signin.add_done_callback(self.finish)
+
+    def _show_waiting(self) -> None:
+        """A pending sign-in without a code to show (the browser's): say it waits and how to
+        cancel, where the badge will replace it."""
+        text = waiting_text(blocking=self.blocking, cancel_hint=_cancel_hint())
+        if self.widgets:
+            self.handle = show(_Notice(text))
+        else:
+            print(text, flush=True)
 
     def finish(self, signin: SignIn) -> None:
         """Show how `signin` ended (first call wins)."""
@@ -177,9 +218,13 @@ class SignInDisplay:
         if signin.status == "succeeded" and signin.account is not None:
             from .badge import badge_info
 
-            info = badge_info(self.session, signin.account, self.scopes)
+            # `auto` leaves its report on the sign-in; it is settled once the sign-in is done.
+            report = getattr(signin, "report", None)
+            info = badge_info(self.session, signin.account, self.scopes, report=report)
         still = self.session.account if signin.status != "succeeded" else None
-        if self.card is not None:
+        if self.card is None and self.text_view is None:
+            self._finish_without_prompt(signin, info, still)
+        elif self.card is not None:
             if self.blocking and signin.status != "succeeded":
                 # The cell ends with the failure as its one-line error; the card goes away so
                 # the line is not said twice and no stale code stays in the output.
@@ -195,6 +240,34 @@ class SignInDisplay:
                 signin, info=info, still_signed_in=still, quiet_failure=self.blocking
             )
 
+    def _finish_without_prompt(
+        self, signin: SignIn, info: BadgeInfo | None, still: Account | None
+    ) -> None:
+        if signin.status == "succeeded" and info is not None:
+            if self.widgets:
+                from .badge import signed_in_badge
+
+                badge = signed_in_badge(info)
+                if self.handle is not None:
+                    self.handle.update(badge)
+                else:
+                    self.handle = show(badge)
+            else:
+                from .badge import full_badge_text
+
+                print(full_badge_text(info), flush=True)
+            return
+        if self.blocking:
+            # The cell ends with the failure as its one-line error: nothing else to say here.
+            if self.handle is not None:
+                self.handle.update({"text/plain": ""}, raw=True)
+            return
+        text = outcome_text(signin, still_signed_in=still)
+        if self.handle is not None:
+            self.handle.update(_Notice(text))
+        else:
+            print(text, flush=True)
+
 
 def start_sign_in(
     session: Session,
@@ -205,10 +278,12 @@ def start_sign_in(
     reason: str | None = None,
     **login_kwargs: Any,
 ) -> SignInDisplay:
-    """Start a device-code sign-in on `session` and show it; returns the display, whose
-    ``signin`` is the pending `SignIn` and ``card`` the card (widgets) or None (text).
+    """Start a sign-in on `session` and show it; returns the display, whose ``signin`` is the
+    `SignIn` (pending, or finished for a method that asks nothing) and ``card`` the device-code
+    card (widgets, when a code was shown) or None.
 
-    ``login_kwargs`` go to `Session.login` (tenant, client_id, scopes, authority_host, ...).
+    ``login_kwargs`` go to `Session.login` (method, tenant, client_id, scopes, authority_host,
+    ...); the card is the ``prompt``.
     """
     display = SignInDisplay(
         session,
@@ -238,17 +313,21 @@ def sign_in(
     ui: str = "auto",
     account_hint: str | None = None,
     reason: str | None = None,
+    timeout: float | None = None,
     **login_kwargs: Any,
 ) -> SignIn:
-    """Start a device-code sign-in on `session`, shown as a card or text; see the module doc.
+    """Start a sign-in on `session` (``method=`` in `login_kwargs`, device code by default),
+    shown as a card, a badge or text; see the module doc.
 
-    ``wait=True`` blocks until it ends and raises its failure (marked with `one_line`); a
-    KeyboardInterrupt (the stop button, Ctrl-C) cancels it (polling thread stopped) and raises
-    `SignInCancelled` saying who is still signed in. ``wait=False`` returns the pending sign-in;
-    the card's Cancel button works because the kernel is idle. ``login_kwargs`` go to
-    `Session.login` (tenant, client_id, scopes, authority_host, claims, ...).
+    ``wait=True`` blocks until it ends (at most ``timeout`` s, then it is cancelled) and raises
+    its failure (marked with `one_line`); a KeyboardInterrupt (the stop button, Ctrl-C) cancels
+    it (polling thread stopped) and raises `SignInCancelled` saying who is still signed in.
+    ``wait=False`` returns the pending sign-in; the card's Cancel button works because the
+    kernel is idle. A sign-in that has already failed raises either way. ``login_kwargs`` go to
+    `Session.login` (method, tenant, client_id, scopes, authority_host, cloud, claims, method
+    options...).
     """
-    from .._errors import AuthenticationError, SignInCancelled
+    from .._errors import AuthenticationError, SignInCancelled, SignInTimeout
 
     display: SignInDisplay | None = None
     try:
@@ -262,9 +341,20 @@ def sign_in(
         )
         signin = display.signin
         assert signin is not None
-        if not wait:
+        if not wait and not signin.done():
             return signin
-        signin.wait()
+        signin.wait(timeout)
+    except SignInTimeout:
+        signin = display.signin
+        assert display is not None and signin is not None
+        signin.cancel()
+        display.finish(signin)
+        raise one_line(
+            SignInTimeout(
+                f"The sign-in did not finish within {timeout:g} s and was cancelled. Run "
+                f"`%azlogin` (or `nbauth.login()`) again, with a longer timeout if needed."
+            )
+        ) from None
     except KeyboardInterrupt:
         signin = display.signin if display is not None else None
         if signin is not None:
@@ -285,17 +375,23 @@ def sign_in(
 
 
 def show_badge(
-    session: Session, account: Account, *, scopes: Iterable[str] | None = None, ui: str = "auto"
+    session: Session,
+    account: Account,
+    *,
+    scopes: Iterable[str] | None = None,
+    ui: str = "auto",
+    report: object | None = None,
 ) -> Any:
-    """Show the signed-in badge for `account` (a widget in a notebook, a line elsewhere)."""
-    from .badge import badge_info, badge_text
+    """Show the signed-in badge for `account` (a widget in a notebook, a line elsewhere), with
+    the ``auto`` chain's `report` under it when given."""
+    from .badge import badge_info, full_badge_text
 
-    info = badge_info(session, account, scopes)
+    info = badge_info(session, account, scopes, report=report)
     if use_widgets(ui):
         from .badge import signed_in_badge
 
         badge = signed_in_badge(info)
         show(badge)
         return badge
-    print(badge_text(info), flush=True)
+    print(full_badge_text(info), flush=True)
     return info

@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, TextIO
 
-from .badge import BadgeInfo, badge_text, format_time
+from .badge import BadgeInfo, format_time, full_badge_text
 from .links import link_warning
 
 if TYPE_CHECKING:
@@ -89,10 +89,11 @@ def failure_text(signin: SignIn) -> str:
 def outcome_text(
     signin: SignIn, *, info: BadgeInfo | None = None, still_signed_in: Account | None = None
 ) -> str:
-    """What a finished sign-in says: the badge text, ``Sign-in cancelled.``, or the error."""
+    """What a finished sign-in says: the badge text (and the ``auto`` report, if any),
+    ``Sign-in cancelled.``, or the error."""
     if signin.status == "succeeded":
         if info is not None:
-            return badge_text(info)
+            return full_badge_text(info)
         account = signin.account
         return f"Signed in as {account.username}." if account is not None else "Signed in."
     if signin.status == "cancelled":
