@@ -146,6 +146,20 @@ def test_kernels_own_account(emulator, emu_admin, service_env, svc_session):
     assert len(token_requests(emu_admin)) == requests_before
 
 
+def test_kernels_own_account_in_another_tenant(emulator, emu_admin, service_env, svc_session):
+    """`%azlogin --tenant other` with an account already signed in: that account, in the other
+    tenant (a guest there), silently; a stored Contoso token must not answer the question."""
+    emu_admin.settings(device_code_interval_s=1)
+    svc_session.login("device_code", prompt=Prompts(emu_admin))
+    fabrikam = next(t for t in emulator["tenants"] if t["domain"].startswith("fabrikam"))
+    prompts = Prompts()
+    signin = auto(svc_session, prompts, tenant=fabrikam["domain"])
+
+    assert signin.report.step("cached").status == "succeeded"
+    assert signin.account.username == ALICE and prompts.shown == []
+    assert signin.account.tenant_id == fabrikam["tenant_id"]
+
+
 def test_device_code_last(emulator, emu_admin, service_env, svc_session):
     emu_admin.settings(device_code_interval_s=1)
     prompts = Prompts(emu_admin)

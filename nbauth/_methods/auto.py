@@ -48,6 +48,7 @@ from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
     from .._session import Session
+    from .._signin import Account
     from . import SignInRequest
 
 __all__ = [
@@ -298,7 +299,8 @@ def _cached(session: Session, request: SignInRequest) -> SignIn:
     if account is None:
         raise MethodUnavailable("cached", "no account is signed in in this kernel yet")
     succeeded = SignIn(method=account.method)
-    if session.peek_token(request.scopes) is not None:
+    host, _, tenant = account.authority.rstrip("/").rpartition("/")
+    if _same_sign_in(account, host, tenant, request) and session.peek_token(request.scopes):
         succeeded.succeed(account)
         return succeeded
     if account.method in _SERVICE_METHODS:
@@ -310,7 +312,6 @@ def _cached(session: Session, request: SignInRequest) -> SignIn:
             ) from None
         succeeded.succeed(account)
         return succeeded
-    host, _, tenant = account.authority.rstrip("/").rpartition("/")
     if host != request.authority_host:
         raise MethodUnavailable(
             "cached", f"{account.username} signed in at {host}, not {request.authority_host}"
@@ -333,6 +334,20 @@ def _cached(session: Session, request: SignInRequest) -> SignIn:
     succeeded = SignIn(method=found.method)
     succeeded.succeed(found)
     return succeeded
+
+
+def _same_sign_in(account: Account, host: str, tenant: str, request: SignInRequest) -> bool:
+    """Whether the request asks for what the current account already is: same cloud, and a
+    tenant and client ID that are either the defaults or the account's own. Otherwise a
+    stored token would answer a different question (e.g. ``%azlogin --tenant other``)."""
+    from .._session import DEFAULT_CLIENT_ID
+
+    wanted_tenant = request.tenant.lower()
+    return (
+        host == request.authority_host
+        and wanted_tenant in ("organizations", "common", tenant.lower(), (account.tenant_id or "").lower())
+        and request.client_id in (DEFAULT_CLIENT_ID, account.client_id)
+    )
 
 
 def _run(step: Step, session: Session, request: SignInRequest) -> SignIn:
