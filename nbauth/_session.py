@@ -12,6 +12,7 @@ Tests construct their own ``Session()`` so they share nothing; notebooks use `se
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -958,7 +959,14 @@ def session() -> Session:
     if _kernel_session is None:
         with _kernel_session_lock:
             if _kernel_session is None:
-                _kernel_session = Session()
+                created = Session()
+                if "nbauth._magics" in sys.modules:
+                    # `%load_ext nbauth` ran: a sign-in needed in the middle of a cell (revoked,
+                    # MFA, claims) appears inline in that cell, as %azlogin's card does.
+                    from ._reprompt import install
+
+                    install(created)
+                _kernel_session = created
     return _kernel_session
 
 

@@ -38,3 +38,14 @@ def test_every_public_name_resolves():
 
     missing = [name for name in nbauth.__all__ if not hasattr(nbauth, name)]
     assert missing == []
+
+
+def test_load_ext_imports_no_heavy_dependency():
+    """`%load_ext nbauth` registers the magics without msal, azure-core or ipywidgets: they are
+    paid for by the first sign-in, not by every kernel that loads the extension."""
+    loaded = _modules_after(
+        "from IPython.core.interactiveshell import InteractiveShell\n"
+        "InteractiveShell.instance().run_line_magic('load_ext', 'nbauth')"
+    )
+    assert "nbauth._magics.login" in loaded
+    assert sorted(m for m in [*HEAVY, "anywidget", "nbauth._session"] if m in loaded) == []

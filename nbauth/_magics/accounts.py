@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import CaselessStrEnum, Instance, default
+from traitlets import Any as AnyTrait
+from traitlets import CaselessStrEnum, default
 
 from .._base_errors import ConfigurationError, NbauthError
 from .._ui import display as ui_display
@@ -40,8 +41,9 @@ class AccountMagics(Magics):
         help="How pickers and sign-ins are shown: 'auto' (widgets in a Jupyter kernel, text "
         "elsewhere), 'widgets' or 'text'.",
     ).tag(config=True)
-    session = Instance(
-        "nbauth._session.Session",
+    # Any, not Instance("nbauth._session.Session"): traitlets imports an Instance's class
+    # when the magics are built, and the session module loads azure-core.
+    session = AnyTrait(
         help="The Session to work on (default: the kernel's, nbauth.session()).",
     )
 

@@ -26,10 +26,21 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, CaselessStrEnum, Instance, TraitError, Unicode, observe, validate
+from traitlets import (
+    Any as AnyTrait,
+)
+from traitlets import (
+    Bool,
+    CaselessStrEnum,
+    TraitError,
+    Unicode,
+    default,
+    observe,
+    validate,
+)
 
 from .. import _clouds
-from .._errors import AuthenticationError, ConfigurationError, SignInCancelled
+from .._base_errors import ConfigurationError
 from .._methods import available, canonical_name
 from .._ui import display as ui_display
 
@@ -208,6 +219,8 @@ def _ask_password(username: str) -> str:
     except (StdinNotImplementedError, EOFError):
         raise UsageError(refusal) from None
     except KeyboardInterrupt:
+        from .._errors import SignInCancelled
+
         raise ui_display.one_line(SignInCancelled("Sign-in cancelled.")) from None
     if not password:
         raise UsageError("No password was entered, so the sign-in was not started.")
@@ -242,6 +255,8 @@ def _sign_in(request: LoginRequest, **options: Any) -> SignIn:
 def _resume(request: LoginRequest) -> bool:
     """Make ``request.account`` current again without asking anything, if this kernel (or a
     saved cache) holds a sign-in for it that still gets a token; show the badge."""
+    from .._errors import AuthenticationError
+
     session = request.session
     try:
         account = session.sign_in_silently(
@@ -335,24 +350,40 @@ class LoginMagics(Magics):
         help="With persist='read_write': if no encrypted store (libsecret, Keychain, DPAPI) is "
         "available, save tokens in a plaintext file readable only by you instead of refusing.",
     ).tag(config=True)
-    session = Instance(
-        "nbauth._session.Session",
-        allow_none=True,
+    # Any, not Instance("nbauth._session.Session"): traitlets imports an Instance's class
+    # when the magics are built, and the session module loads azure-core.
+    session = AnyTrait(
         help="The Session to sign in (default: the kernel's, nbauth.session()).",
     )
 
-    _reprompt: Any = None  # the session's InlineReprompt, when this instance installed it
+    @default("session")
+    def _kernel_session(self) -> Session:
+        # Resolved on first use, not at %load_ext: the session pulls in azure-core. The kernel
+        # session gets the inline re-prompt when it is created (see nbauth._session.session).
+        from .._session import session as kernel_session
+
+        return kernel_session()
 
     def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        if session is None:
-            from .._session import session as kernel_session
+        if session is not None:
+            self.session = session
 
-            session = kernel_session()
-        self.session = session
+    @observe("session")
+    def _session_set(self, change: Any) -> None:
         from .._reprompt import install
 
-        self._reprompt = install(session, ui=self.ui)
+        handler = install(change["new"], ui=self.ui)
+        if handler is not None:
+            handler.ui = self.ui
+
+    @property
+    def _reprompt(self) -> Any:
+        """The session's inline re-prompt, once a session is in use."""
+        from .._reprompt import InlineReprompt
+
+        handler = getattr(self.session, "interaction_handler", None)
+        return handler if isinstance(handler, InlineReprompt) else None
 
     @validate("method")
     def _valid_method(self, proposal: Any) -> str:
@@ -513,6 +544,8 @@ class LoginMagics(Magics):
             # keep every credential call waiting for it.
             pending.cancel()
         self.shell.user_ns[var] = request.session.credential()
+        from .._errors import AuthenticationError  # here, not at %load_ext: it loads azure-core
+
         try:
             self._apply_persistence(request.session, args)
             _login(request, **secrets)
