@@ -11,13 +11,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Any as AnyTrait
-from traitlets import CaselessStrEnum, default
 
 from .._base_errors import ConfigurationError, NbauthError
 from .._ui import display as ui_display
+from ._base import SessionMagics
 
 if TYPE_CHECKING:
     from .._session import Session
@@ -29,35 +28,14 @@ SUBSCRIPTION_VAR = "subscription_id"
 
 
 @magics_class
-class AccountMagics(Magics):
+class AccountMagics(SessionMagics):
     """``%azaccount`` and ``%azsubscription``. Configurable, e.g. in ipython_config.py::
 
     c.AccountMagics.ui = "text"        # never widgets
     """
 
-    ui = CaselessStrEnum(
-        list(ui_display.UI_CHOICES),
-        default_value="auto",
-        help="How pickers and sign-ins are shown: 'auto' (widgets in a Jupyter kernel, text "
-        "elsewhere), 'widgets' or 'text'.",
-    ).tag(config=True)
-    # Any, not Instance("nbauth._session.Session"): traitlets imports an Instance's class
-    # when the magics are built, and the session module loads azure-core.
-    session = AnyTrait(
-        help="The Session to work on (default: the kernel's, nbauth.session()).",
-    )
-
-    @default("session")
-    def _kernel_session(self) -> Session:
-        # Resolved on first use, not at %load_ext: the session pulls in azure-core.
-        from .._session import session as kernel_session
-
-        return kernel_session()
-
     def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
-        if session is not None:
-            self.session = session
+        super().__init__(shell=shell, session=session, **kwargs)
         self.picker: Any = None
         """The picker shown last (an `AccountPicker` or `SubscriptionPicker`), to drive it from
         code; None in text mode."""

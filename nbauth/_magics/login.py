@@ -24,17 +24,13 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
-from IPython.core.magic import Magics, line_magic, magics_class
+from IPython.core.magic import line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import (
-    Any as AnyTrait,
-)
 from traitlets import (
     Bool,
     CaselessStrEnum,
     TraitError,
     Unicode,
-    default,
     observe,
     validate,
 )
@@ -43,6 +39,7 @@ from .. import _clouds
 from .._base_errors import ConfigurationError
 from .._methods import available, canonical_name
 from .._ui import display as ui_display
+from ._base import SessionMagics
 
 if TYPE_CHECKING:
     from .._session import Session
@@ -318,19 +315,13 @@ def _login(request: LoginRequest, **secrets: Any) -> None:
 
 
 @magics_class
-class LoginMagics(Magics):
+class LoginMagics(SessionMagics):
     """``%azlogin``, ``%azlogout``, ``%azwhoami``.
 
     Configurable like any IPython magics, e.g. ``c.LoginMagics.ui = "text"`` (never widgets) or
     ``c.LoginMagics.method = "device_code"`` (always a new sign-in) in ipython_config.py.
     """
 
-    ui = CaselessStrEnum(
-        list(ui_display.UI_CHOICES),
-        default_value="auto",
-        help="How sign-ins are shown: 'auto' (widgets in a Jupyter kernel, text elsewhere), "
-        "'widgets' or 'text'.",
-    ).tag(config=True)
     method = Unicode(
         "auto",
         help="The sign-in method when %azlogin is given no --method: any name of "
@@ -350,25 +341,6 @@ class LoginMagics(Magics):
         help="With persist='read_write': if no encrypted store (libsecret, Keychain, DPAPI) is "
         "available, save tokens in a plaintext file readable only by you instead of refusing.",
     ).tag(config=True)
-    # Any, not Instance("nbauth._session.Session"): traitlets imports an Instance's class
-    # when the magics are built, and the session module loads azure-core.
-    session = AnyTrait(
-        help="The Session to sign in (default: the kernel's, nbauth.session()).",
-    )
-
-    @default("session")
-    def _kernel_session(self) -> Session:
-        # Resolved on first use, not at %load_ext: the session pulls in azure-core. The kernel
-        # session gets the inline re-prompt when it is created (see nbauth._session.session).
-        from .._session import session as kernel_session
-
-        return kernel_session()
-
-    def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, **kwargs)
-        if session is not None:
-            self.session = session
-
     @observe("session")
     def _session_set(self, change: Any) -> None:
         from .._reprompt import install

@@ -9,8 +9,6 @@ msal keeps in the flow.
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -24,8 +22,9 @@ from .._errors import (
     redact,
 )
 from .._prompt import DeviceCodePrompt
-from .._session import MsalAccountSource, unexpected_msal_error
-from .._signin import Account, SignIn
+from .._session import unexpected_msal_error
+from .._signin import SignIn
+from . import _msal_account
 
 if TYPE_CHECKING:
     import msal
@@ -165,10 +164,10 @@ def _poll(
         network_errors = 0
         if cancelled.is_set():
             if "access_token" in result:
-                _discard(session, app, result)
+                _msal_account.discard(session, app, result)
             return
         if "access_token" in result:
-            _succeed(signin, session, app, result, request)
+            _msal_account.succeed(signin, session, app, result, request, METHOD)
             return
         if result.get("error") in _RETRIABLE:
             cancelled.wait(flow["interval"])
@@ -182,84 +181,3 @@ def _poll(
             status = _signin.FAILED
         signin.fail(status, error)
         return
-
-
-def _home_account_id(result: dict[str, Any]) -> str | None:
-    client_info = result.get("client_info")
-    if not client_info:
-        return None
-    try:
-        padded = client_info + "=" * (-len(client_info) % 4)
-        info = json.loads(base64.urlsafe_b64decode(padded))
-        return f"{info['uid']}.{info['utid']}"
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _find_msal_account(
-    app: msal.PublicClientApplication, result: dict[str, Any]
-) -> dict[str, Any] | None:
-    home_account_id = _home_account_id(result)
-    claims = result.get("id_token_claims") or {}
-    accounts = app.get_accounts()
-    for candidate in accounts:
-        if home_account_id and candidate.get("home_account_id") == home_account_id:
-            return candidate
-    username = claims.get("preferred_username")
-    for candidate in accounts:
-        if username and str(candidate.get("username", "")).lower() == username.lower():
-            return candidate
-    return None
-
-
-def _succeed(
-    signin: SignIn,
-    session: Session,
-    app: msal.PublicClientApplication,
-    result: dict[str, Any],
-    request: SignInRequest,
-) -> None:
-    claims = result.get("id_token_claims") or {}
-    msal_account = _find_msal_account(app, result)
-    if msal_account is None:
-        signin.fail(
-            _signin.FAILED,
-            AuthenticationError(
-                "Entra ID issued a token but no account information (no ID token / client "
-                "info), so the sign-in cannot be kept. Check client_id and scopes."
-            ),
-        )
-        return
-    home_account_id = str(msal_account["home_account_id"])
-    account = Account(
-        username=str(msal_account.get("username") or claims.get("preferred_username") or ""),
-        home_account_id=home_account_id,
-        tenant_id=claims.get("tid"),
-        home_tenant_id=(
-            home_account_id.split(".", 1)[1] if "." in home_account_id else claims.get("tid")
-        ),
-        name=claims.get("name"),
-        method=METHOD,
-        authority=f"{request.authority_host}/{request.tenant}",
-        client_id=request.client_id,
-    )
-    source = MsalAccountSource(
-        session,
-        authority_host=request.authority_host,
-        tenant=request.tenant,
-        client_id=request.client_id,
-        msal_account=msal_account,
-    )
-    if not signin.succeed(account, adopt=lambda: session.adopt(account, source)):
-        _discard(session, app, result)
-
-
-def _discard(session: Session, app: msal.PublicClientApplication, result: dict[str, Any]) -> None:
-    """A sign-in that completed after it was cancelled: forget it unless it is current."""
-    msal_account = _find_msal_account(app, result)
-    current = session.account
-    if msal_account is None:
-        return
-    if current is not None and current.home_account_id == msal_account.get("home_account_id"):
-        return
-    session.forget_msal_account(msal_account)

@@ -1,0 +1,42 @@
+"""What every nbauth magics class shares: how it shows things and which session it works on."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.magic import Magics, magics_class
+from traitlets import Any as AnyTrait
+from traitlets import CaselessStrEnum, default
+
+from .._ui import display as ui_display
+
+if TYPE_CHECKING:
+    from .._session import Session
+
+
+@magics_class
+class SessionMagics(Magics):
+    """Base of the nbauth magics. ``c.SessionMagics.ui = "text"`` configures all of them."""
+
+    ui = CaselessStrEnum(
+        list(ui_display.UI_CHOICES),
+        default_value="auto",
+        help="How sign-ins and pickers are shown: 'auto' (widgets in a Jupyter kernel, text "
+        "elsewhere), 'widgets' or 'text'.",
+    ).tag(config=True)
+    # Any, not Instance("nbauth._session.Session"): traitlets imports an Instance's class
+    # when the magics are built, and the session module loads azure-core.
+    session = AnyTrait(help="The Session to work on (default: the kernel's, nbauth.session()).")
+
+    @default("session")
+    def _kernel_session(self) -> Session:
+        # Resolved on first use, not at %load_ext: the session pulls in azure-core. The kernel
+        # session gets the inline re-prompt when it is created (see nbauth._session.session).
+        from .._session import session as kernel_session
+
+        return kernel_session()
+
+    def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        if session is not None:
+            self.session = session
