@@ -9,15 +9,24 @@ from __future__ import annotations
 
 import shutil
 import sys
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
+    from .._session import Session
+    from .._signin import SignIn
     from . import SignInRequest
 
-__all__ = ["DEFAULT_PROCESS_TIMEOUT_S", "find_tool", "process_timeout", "tool_missing"]
+__all__ = [
+    "DEFAULT_PROCESS_TIMEOUT_S",
+    "find_tool",
+    "process_timeout",
+    "sign_in_with_tool",
+    "tool_missing",
+]
 
 DEFAULT_PROCESS_TIMEOUT_S = 10
 """azure-identity's default: the Azure CLI can take seconds to start on a cold machine."""
@@ -52,3 +61,33 @@ def process_timeout(request: SignInRequest) -> int:
             f"number of seconds."
         )
     return max(1, int(value))
+
+
+def sign_in_with_tool(
+    session: Session,
+    request: SignInRequest,
+    *,
+    method: str,
+    label: str,
+    fix: str,
+    missing: MethodUnavailable | None,
+    credential_class: Callable[[], type],
+    extra_options: tuple[str, ...] = (),
+    **credential_kwargs: Any,
+) -> SignIn:
+    """Sign in through a developer tool's azure-identity credential (``credential_class()``
+    returns the class, so azure-identity is imported only once the tool is known to exist)."""
+    from . import check_options
+    from ._identity_source import explicit_tenant, sign_in_with, translated
+
+    check_options(request, "process_timeout", *extra_options)
+    if missing is not None:
+        raise missing
+    with translated(method, label, fix):
+        credential = credential_class()(
+            tenant_id=explicit_tenant(request) or "",
+            additionally_allowed_tenants=["*"],
+            process_timeout=process_timeout(request),
+            **credential_kwargs,
+        )
+    return sign_in_with(session, request, credential, label=label, fix=fix)

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import check_options
-from ._developer_tools import process_timeout, tool_missing
-from ._identity_source import explicit_tenant, sign_in_with, translated
+from ._developer_tools import sign_in_with_tool, tool_missing
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -34,16 +32,17 @@ def unavailable(request: SignInRequest) -> MethodUnavailable | None:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request, "process_timeout")
-    missing = unavailable(request)
-    if missing is not None:
-        raise missing
-    from azure.identity import AzureDeveloperCliCredential  # Lazy load
+    def credential_class() -> type:
+        from azure.identity import AzureDeveloperCliCredential  # Lazy load
 
-    with translated(METHOD, LABEL, FIX):
-        credential = AzureDeveloperCliCredential(
-            tenant_id=explicit_tenant(request) or "",
-            additionally_allowed_tenants=["*"],
-            process_timeout=process_timeout(request),
-        )
-    return sign_in_with(session, request, credential, label=LABEL, fix=FIX)
+        return AzureDeveloperCliCredential
+
+    return sign_in_with_tool(
+        session,
+        request,
+        method=METHOD,
+        label=LABEL,
+        fix=FIX,
+        missing=unavailable(request),
+        credential_class=credential_class,
+    )

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import check_options
-from ._developer_tools import process_timeout, tool_missing
-from ._identity_source import explicit_tenant, sign_in_with, string_options, translated
+from ._developer_tools import sign_in_with_tool, tool_missing
+from ._identity_source import string_options
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -35,18 +34,19 @@ def unavailable(request: SignInRequest) -> MethodUnavailable | None:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request, "subscription", "process_timeout")
-    missing = unavailable(request)
-    if missing is not None:
-        raise missing
-    from azure.identity import AzureCliCredential  # Lazy load
+    def credential_class() -> type:
+        from azure.identity import AzureCliCredential  # Lazy load
 
-    subscription = string_options(request, ("subscription",)).get("subscription")
-    with translated(METHOD, LABEL, FIX):
-        credential = AzureCliCredential(
-            tenant_id=explicit_tenant(request) or "",
-            subscription=subscription,
-            additionally_allowed_tenants=["*"],
-            process_timeout=process_timeout(request),
-        )
-    return sign_in_with(session, request, credential, label=LABEL, fix=FIX)
+        return AzureCliCredential
+
+    return sign_in_with_tool(
+        session,
+        request,
+        method=METHOD,
+        label=LABEL,
+        fix=FIX,
+        missing=unavailable(request),
+        credential_class=credential_class,
+        extra_options=("subscription",),
+        subscription=string_options(request, ("subscription",)).get("subscription"),
+    )
