@@ -30,6 +30,7 @@ from ._errors import (
     from_msal_result,
     redact,
 )
+from ._hidden import HiddenValues
 from ._persistence import AccountRecord, Persistence, PersistenceStatus, Persister
 from ._prompt import print_prompt
 from ._signin import Account, SignIn
@@ -310,6 +311,7 @@ class Session:
         `set_persistence` (None: leave as is). ``options``: method-specific arguments, handed
         to the method as `SignInRequest.options` (read-only; never echoed).
         """
+        options = HiddenValues(options)  # secrets: see nbauth._hidden
         from ._methods import SignInRequest, canonical_name, resolve
 
         if persistence is not None or allow_unencrypted is not None:
@@ -1008,6 +1010,7 @@ def login(
     """
     import sys
 
+    options = HiddenValues(options)  # secrets: see nbauth._hidden
     kernel_session = session()
     zmqshell = sys.modules.get("ipykernel.zmqshell")  # never imported just to find out
     if prompt is None and zmqshell is not None and zmqshell.ZMQInteractiveShell.initialized():

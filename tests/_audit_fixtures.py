@@ -115,7 +115,8 @@ def token_calls(admin, grant_type: str | None = None) -> list[dict]:
     return [
         r
         for r in admin.requests()
-        if r.get("endpoint") == "token" and (grant_type is None or r.get("grant_type") == grant_type)
+        if r.get("endpoint") == "token"
+        and (grant_type is None or r.get("grant_type") == grant_type)
     ]
 
 

@@ -61,8 +61,12 @@ def test_declined_on_the_sign_in_page(nbsession, admin):
     assert signin.status == "declined" and nbsession.account is None
     assert "declined" in str(caught.value) and "%azlogin" in str(caught.value)
     join_pollers()
-    assert_no_leak(shown_text(signin, caught.value), admin, "the declined sign-in",
-                   kinds_expected=["device_codes"])
+    assert_no_leak(
+        shown_text(signin, caught.value),
+        admin,
+        "the declined sign-in",
+        kinds_expected=["device_codes"],
+    )
 
 
 def test_expired_token_answer_while_polling(nbsession, admin):
@@ -135,7 +139,9 @@ def test_a_server_error_mid_poll_is_retried_after_the_throttle(nbsession, admin)
     it out and the sign-in completes (it used to end 'unexpectedly: MsalServiceError')."""
 
     def fail_once_then_approve(p):
-        admin.fault("token", status=500, body={"error": "server_error"}, headers={"Retry-After": "1"})
+        admin.fault(
+            "token", status=500, body={"error": "server_error"}, headers={"Retry-After": "1"}
+        )
 
         def approve_after_the_500():
             wait_for(lambda: device_code_polls(admin), "the failed poll")
@@ -153,14 +159,29 @@ def test_a_server_error_mid_poll_is_retried_after_the_throttle(nbsession, admin)
     "fault, says",
     [
         ({"status": 200, "body": "<html>maintenance</html>"}, "could not read"),
-        ({"status": 200, "body": '{"user_code": "ABC', "content_type": "application/json"}, "could not read"),
-        ({"status": 503, "body": "busy", "headers": {"Retry-After": "0"}}, "server error"),
+        (
+            {"status": 200, "body": '{"user_code": "ABC', "content_type": "application/json"},
+            "could not read",
+        ),
+        ({"status": 503, "body": {"error": "temporarily_unavailable"}}, "temporarily unavailable"),
+        ({"status": 502, "body": "<html>bad gateway</html>"}, "could not read"),
         ({"status": 200, "body": "x", "body_bytes": 20_000_000}, "larger than 1024 KiB"),
-        ({"patch": {"interval": "soon"}}, "malformed"),
+        ({"patch": {"interval": "soon"}}, "could not read"),
         ({"patch": {"user_code": None, "message": None}}, "malformed"),
+        ({"patch": {"verification_uri": ""}}, "malformed"),
         ({"drop": True}, "Could not reach"),
     ],
-    ids=["html", "truncated-json", "503", "huge", "bad-interval", "no-user-code", "dropped"],
+    ids=[
+        "html",
+        "truncated-json",
+        "503",
+        "502-html",
+        "huge",
+        "bad-interval",
+        "no-user-code",
+        "no-verification-uri",
+        "dropped",
+    ],
 )
 def test_unusable_device_code_answers_fail_before_any_prompt(nbsession, admin, fault, says):
     prompts = []

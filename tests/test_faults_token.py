@@ -114,7 +114,10 @@ def test_refresh_while_down_keeps_the_valid_token_and_warns_without_it(
             {"status": 503, "body": {"error": "temporarily_unavailable"}, "headers": NO_THROTTLE},
             "server error",
         ),
-        ({"status": 502, "body": "<html>Bad gateway</html>", "headers": NO_THROTTLE}, "server error"),
+        (
+            {"status": 502, "body": "<html>Bad gateway</html>", "headers": NO_THROTTLE},
+            "server error",
+        ),
         ({"drop": True}, "Could not reach"),
     ],
     ids=["503", "502-html", "connection-dropped"],
@@ -174,7 +177,14 @@ def test_unreadable_token_answers_are_clear_errors_that_echo_nothing(
         {"id_token": "not-a-jwt"},
         {"scope": 123},
     ],
-    ids=["token-not-a-string", "token-empty", "expires-null", "expires-text", "bad-id-token", "scope-int"],
+    ids=[
+        "token-not-a-string",
+        "token-empty",
+        "expires-null",
+        "expires-text",
+        "bad-id-token",
+        "scope-int",
+    ],
 )
 def test_malformed_token_fields_are_clear_errors(signed_in, admin, clock, patch):
     session, credential, first = signed_in
@@ -221,3 +231,17 @@ def test_huge_error_answer_is_refused_too(signed_in, admin, clock):
     )
     with pytest.raises(AuthenticationError, match="larger than 1024 KiB"):
         credential.get_token(ARM_SCOPE)
+
+
+def test_async_credential_behaves_the_same_when_the_endpoint_is_down(signed_in, admin, clock):
+    """The `.aio` credential shares the session's store: the same kept token and clear error."""
+    import asyncio
+
+    session, credential, first = signed_in
+    acredential = session.async_credential()
+    clock.advance(IN_REFRESH_WINDOW_S)
+    admin.fault("token", drop=True, count=10)
+    assert asyncio.run(acredential.get_token(ARM_SCOPE)).token == first.token
+    clock.advance(PAST_EXPIRY_S)
+    with pytest.raises(AuthenticationError, match="Could not reach"):
+        asyncio.run(acredential.get_token(ARM_SCOPE))

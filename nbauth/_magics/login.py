@@ -37,6 +37,7 @@ from traitlets import (
 
 from .. import _clouds
 from .._base_errors import ConfigurationError
+from .._hidden import HiddenValues
 from .._methods import available, canonical_name
 from .._ui import display as ui_display
 from ._base import SessionMagics
@@ -229,6 +230,7 @@ def _ask_password(username: str) -> str:
 
 def _sign_in(request: LoginRequest, **options: Any) -> SignIn:
     """Any method, through the display: the card for a code, the badge when it is done."""
+    options = HiddenValues(options)  # may hold the password: see nbauth._hidden
     hint = request.account if request.method == "device_code" else None
     signin = ui_display.sign_in(
         request.session,
@@ -308,6 +310,7 @@ def _login_auto(request: LoginRequest) -> None:
 
 def _login(request: LoginRequest, **secrets: Any) -> None:
     """Sign in as `request` says; `secrets` (a password just asked for) go to the method only."""
+    secrets = HiddenValues(secrets)  # Verbose tracebacks print arguments: nbauth._hidden
     if request.method == "auto":
         _login_auto(request)
     else:
@@ -505,7 +508,7 @@ class LoginMagics(SessionMagics):
         var = _variable_name(args.var)
         request = self._request(args, method)
         # Asked before anything changes, so that a refusal leaves the kernel as it was.
-        secrets = (
+        secrets = HiddenValues(  # a traceback may print this frame's variables: nbauth._hidden
             {"password": _ask_password(request.options["username"])}
             if method == "username_password"
             else {}

@@ -128,6 +128,15 @@ def translate_error(exc: BaseException, *, method: str, label: str, fix: str) ->
     if isinstance(exc, (MethodUnavailable, ConfigurationError, AuthenticationError)):
         return exc
     message = redact(getattr(exc, "message", None) or str(exc))
+    timeout = _timed_out(exc)
+    if timeout is not None:
+        # azure-identity reports a tool that hangs as "Failed to invoke ...": installing it is
+        # not the fix, it is there.
+        return AuthenticationError(
+            f"{label} did not answer within {timeout:g} s and was stopped. Run it in a terminal "
+            f"to see what it waits for (a prompt, a sign-in), or pass process_timeout=<seconds> "
+            f"if it is only slow."
+        )
     if isinstance(exc, CredentialUnavailableError):
         return MethodUnavailable(method, _first_line(message) or f"{label} gave no token", fix)
     if isinstance(exc, ClientAuthenticationError):
@@ -146,6 +155,20 @@ def translate_error(exc: BaseException, *, method: str, label: str, fix: str) ->
     return AuthenticationError(
         f"{label} failed unexpectedly ({type(exc).__name__}: {_first_line(message)[:200]}). {fix}"
     )
+
+
+def _timed_out(exc: BaseException) -> float | None:
+    """The timeout, if `exc` was caused by a tool's process not finishing in time."""
+    import subprocess
+
+    seen: BaseException | None = exc
+    for _ in range(5):  # a short cause chain; never loop on a cycle
+        if seen is None:
+            return None
+        if isinstance(seen, subprocess.TimeoutExpired):
+            return float(seen.timeout)
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _scrub(exc: BaseException) -> None:

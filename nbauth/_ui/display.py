@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._hidden import HiddenValues
 from .links import escape
 from .text import (
     CTRL_C_HINT,
@@ -285,6 +286,7 @@ def start_sign_in(
     ``login_kwargs`` go to `Session.login` (method, tenant, client_id, scopes, authority_host,
     ...); the card is the ``prompt``.
     """
+    login_kwargs = HiddenValues(login_kwargs)  # method options hold secrets: nbauth._hidden
     display = SignInDisplay(
         session,
         blocking=blocking,
@@ -327,6 +329,7 @@ def sign_in(
     `Session.login` (method, tenant, client_id, scopes, authority_host, cloud, claims, method
     options...).
     """
+    login_kwargs = HiddenValues(login_kwargs)  # method options hold secrets: nbauth._hidden
     from .._errors import AuthenticationError, SignInCancelled, SignInTimeout
 
     display: SignInDisplay | None = None

@@ -347,9 +347,15 @@ class EmulatorState:
             content_type=content_type,
             body_bytes=body_bytes,
         )
-        if fault.status is None and not fault.drop and not fault.delay_s and fault.patch is None:
+        if (
+            fault.status is None
+            and not fault.drop
+            and not fault.delay_s
+            and fault.patch is None
+            and not fault.headers
+        ):
             raise AdminError(
-                "A fault needs at least one of 'status', 'delay_s', 'drop' or 'patch'."
+                "A fault needs at least one of 'status', 'delay_s', 'drop', 'patch' or 'headers'."
             )
         with self._lock:
             self.faults.setdefault(endpoint, []).append(fault)

@@ -1,0 +1,22 @@
+"""Keyword arguments that tracebacks cannot print.
+
+``%xmode Verbose`` (and IPython's ``%debug``, and any tool built on ``stack_data``) prints the
+arguments of every frame it shows, ``**options`` included, as of when the error is shown. Sign-in
+options hold client secrets and passwords, so a function that takes them rebinds them at once
+to a `HiddenValues`: the same mapping, whose repr names the keys and hides the values.
+"""
+
+from __future__ import annotations
+
+__all__ = ["HiddenValues"]
+
+
+class HiddenValues(dict):
+    """A dict whose repr and str show its keys only."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{key!r}: '[hidden]'" for key in self) + "}"
+
+    __str__ = __repr__
