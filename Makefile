@@ -50,7 +50,7 @@ bench: install
 	$(PY) benchmarks/run.py
 
 lint: install
-	$(VENV)/bin/ruff check nbauth tests tools
+	$(VENV)/bin/ruff check nbauth tests tools benchmarks notebooks
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info
