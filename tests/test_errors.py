@@ -18,6 +18,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     sign_in,
 )
 from azure.core.exceptions import ClientAuthenticationError
+from fixtures.fake_tokens import JWT_WITH_TID, UNSIGNED_JWT
 
 from nbauth import _aadsts
 from nbauth._errors import (
@@ -166,7 +167,7 @@ def test_unknown_codes_link_to_microsofts_lookup_page():
 
 
 def test_redact_removes_tokens_and_keeps_ids_and_urls():
-    jwt = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJ0aWQiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl"
+    jwt = JWT_WITH_TID
     opaque = "0.AXoAq1Bx3vNZr8Kp2LmQ9sT4uW7yZ0aBcDeFgHiJkLmNoPqRsTuVwXyZ12345"
     guid = "4a1f6b2c-1c0e-4f6a-9e3d-c0a705000001"
     text = f"token {jwt} rt={opaque} at https://login.example/{guid}/oauth2/v2.0/token id {guid}"
@@ -177,7 +178,7 @@ def test_redact_removes_tokens_and_keeps_ids_and_urls():
 
 
 def test_server_text_is_redacted_in_messages():
-    secret = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.sig-sig-sig-sig"
+    secret = UNSIGNED_JWT
     exc = from_msal_result(
         {"error": "invalid_grant", "error_description": f"AADSTS50173: bad {secret}"}
     )

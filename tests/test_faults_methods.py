@@ -19,10 +19,11 @@ from _service_fixtures import (  # noqa: F401 - the *_fixture names register fix
     svc_session_fixture,
     user_login,
 )
+from fixtures.fake_tokens import METHODS_CANARY
 
 from nbauth._errors import NbauthError
 
-FAKE_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiAibWV0aG9kcyJ9.bWV0aG9kcy1jYW5hcnktc2lnbmF0dXJl"
+FAKE_JWT = METHODS_CANARY
 
 
 def assert_says_without_values(error: BaseException, names: list[str], values: list[str]) -> None:

@@ -21,13 +21,14 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     sign_in,
 )
 from azure.core.exceptions import ClientAuthenticationError
+from fixtures.fake_tokens import TOKEN_FAULTS_CANARY
 
 from nbauth._errors import AuthenticationError
 
 IN_REFRESH_WINDOW_S = 3400
 PAST_EXPIRY_S = 3700
 # A token-shaped canary inside malformed answers: it must not come back in any message or log.
-FAKE_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiAiZmFrZS1qd3QtY2FuYXJ5In0.c2lnbmF0dXJlLWNhbmFyeQ"
+FAKE_JWT = TOKEN_FAULTS_CANARY
 
 
 @pytest.fixture

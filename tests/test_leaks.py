@@ -66,6 +66,7 @@ from _service_fixtures import (  # noqa: F401 - service_env_fixture registers a 
     user_login,
 )
 from _user_method_fixtures import FakeBrowser
+from fixtures.fake_tokens import LEAK_AUDIT_CANARY
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
@@ -76,7 +77,7 @@ from nbauth._methods import available
 from nbauth._session import Session
 
 # A token-shaped canary the emulator puts into an error text: it must come back redacted.
-FAKE_JWT = "eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiAibGVhay1hdWRpdCJ9.bGVhay1hdWRpdC1zaWduYXR1cmU"
+FAKE_JWT = LEAK_AUDIT_CANARY
 ERROR_WITH_TOKEN = {
     "error": "invalid_request",
     "error_description": f"AADSTS900144: The request carried {FAKE_JWT} and failed.",
