@@ -42,6 +42,15 @@ from _emulator_process import (  # noqa: E402 - after the sys.path line above
 )
 
 
+@pytest.fixture(autouse=True)
+def clean_clouds(monkeypatch):
+    """Clouds a test registers (an auth file's endpoints, a custom cloud) stay in that test:
+    the registry is process-wide, so every test starts from the one nbauth starts with."""
+    from nbauth import _clouds
+
+    monkeypatch.setattr(_clouds, "_registered", dict(_clouds._registered))
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("emulator")

@@ -106,14 +106,6 @@ def sdk_auth(emulator) -> dict:
     }
 
 
-@pytest.fixture
-def clean_clouds(monkeypatch):
-    """Clouds an auth file registers stay in this test (as tests/test_method_auth_file.py)."""
-    from nbauth import _clouds
-
-    monkeypatch.setattr(_clouds, "_registered", dict(_clouds._registered))
-
-
 @pytest.mark.parametrize(
     "mangle, names",
     [

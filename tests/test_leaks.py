@@ -71,7 +71,6 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 import nbauth
-from nbauth import _clouds
 from nbauth._errors import AuthenticationError, NbauthError
 from nbauth._methods import available
 from nbauth._session import Session
@@ -234,8 +233,6 @@ def test_every_registered_method_is_audited():
 @pytest.fixture
 def ctx(emulator, emu_admin, service_env, tmp_path, monkeypatch):
     emu_admin.settings(device_code_interval_s=1)
-    # Clouds an auth file registers stay in this test (as tests/test_method_auth_file.py does).
-    monkeypatch.setattr(_clouds, "_registered", dict(_clouds._registered))
     clock = MovableClock()
     session = Session(clock=clock)
     yield Ctx(session, clock, emu_admin, emulator, service_env, tmp_path)

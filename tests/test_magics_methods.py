@@ -48,7 +48,6 @@ from traitlets import TraitError
 from traitlets.config import Config
 
 import nbauth
-from nbauth import _clouds
 from nbauth._magics.login import LoginMagics
 from nbauth._methods import available
 
@@ -57,9 +56,8 @@ CONTOSO_DATA_SCIENCE = "c0a50002-0000-4000-8000-000000000002"
 
 
 @pytest.fixture(autouse=True)
-def _isolated(service_env, monkeypatch):
-    """service_env (see the module docstring); clouds registered by a test stay in it."""
-    monkeypatch.setattr(_clouds, "_registered", dict(_clouds._registered))
+def _isolated(service_env):
+    """service_env (see the module docstring); conftest's clean_clouds isolates clouds."""
 
 
 @pytest.fixture

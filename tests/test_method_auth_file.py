@@ -19,7 +19,6 @@ from _service_fixtures import (
 )
 
 import nbauth
-from nbauth import _clouds
 
 
 def sdk_auth(emulator, **overrides) -> dict:
@@ -44,12 +43,6 @@ def write(path, fields, mode=0o600):
     path.write_text(json.dumps(fields, indent=2))
     os.chmod(path, mode)
     return path
-
-
-@pytest.fixture
-def clean_clouds(monkeypatch):
-    """No cloud registered by an earlier test; those an auth file registers stay here."""
-    monkeypatch.setattr(_clouds, "_registered", {})
 
 
 def test_path_signs_in_and_selects_the_subscription(
