@@ -51,6 +51,26 @@ def clean_clouds(monkeypatch):
     monkeypatch.setattr(_clouds, "_registered", dict(_clouds._registered))
 
 
+@pytest.fixture
+def shell():
+    """The process's IPython shell: magics tests run through it, as a notebook would."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    return InteractiveShell.instance()
+
+
+@pytest.fixture
+def magics(shell, nbsession):
+    """LoginMagics over the test's fresh Session (its module's ``nbsession`` fixture),
+    registered in the shell. Modules testing other magics define their own ``magics``."""
+    from nbauth._magics.login import LoginMagics
+
+    instance = LoginMagics(shell=shell, session=nbsession)
+    shell.register_magics(instance)
+    yield instance
+    shell.user_ns.pop("credential", None)
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("emulator")

@@ -26,7 +26,6 @@ from _accounts_fixtures import (  # noqa: F401 - the *_fixture names register fi
 )
 from _core_fixtures import poller_threads
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from nbauth._errors import AuthenticationRequired
@@ -36,11 +35,6 @@ from nbauth._subscriptions import subscription_id, tenants
 DATA_SCIENCE = "c0a50002-0000-4000-8000-000000000002"
 ANALYTICS = "fab00004-0000-4000-8000-000000000004"
 RESEARCH = "fab00005-0000-4000-8000-000000000005"
-
-
-@pytest.fixture
-def shell():
-    return InteractiveShell.instance()
 
 
 @pytest.fixture

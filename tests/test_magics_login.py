@@ -30,7 +30,6 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
 )
 from _service_fixtures import service_env_fixture  # noqa: F401 - registers `service_env`
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from nbauth._errors import AuthenticationRequired, SignInCancelled, SignInDeclined
@@ -42,20 +41,6 @@ CAROL = "carol@fabrikam.example"
 @pytest.fixture(autouse=True)
 def _only_the_device_code_is_set_up(service_env):
     """The ``auto`` chain finds no service identity or developer tool here (see the docstring)."""
-
-
-@pytest.fixture
-def shell():
-    return InteractiveShell.instance()
-
-
-@pytest.fixture
-def magics(shell, nbsession):
-    """LoginMagics over this test's fresh Session, registered in the shell (text mode)."""
-    instance = LoginMagics(shell=shell, session=nbsession)
-    shell.register_magics(instance)
-    yield instance
-    shell.user_ns.pop("credential", None)
 
 
 class Person(threading.Thread):

@@ -42,7 +42,6 @@ from _service_fixtures import (
     user_login,
 )
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from traitlets import TraitError
 from traitlets.config import Config
@@ -58,20 +57,6 @@ CONTOSO_DATA_SCIENCE = "c0a50002-0000-4000-8000-000000000002"
 @pytest.fixture(autouse=True)
 def _isolated(service_env):
     """service_env (see the module docstring); conftest's clean_clouds isolates clouds."""
-
-
-@pytest.fixture
-def shell():
-    return InteractiveShell.instance()
-
-
-@pytest.fixture
-def magics(shell, nbsession):
-    """LoginMagics over this test's fresh Session, registered in the shell (text mode)."""
-    instance = LoginMagics(shell=shell, session=nbsession)
-    shell.register_magics(instance)
-    yield instance
-    shell.user_ns.pop("credential", None)
 
 
 class Person(threading.Thread):

@@ -22,18 +22,12 @@ from _persistence_fixtures import (  # noqa: F401 - the *_fixture names register
     libsecret_available,
 )
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
 from nbauth._magics.login import LoginMagics
 from nbauth._persistence import Persistence, PersistenceWarning
 from nbauth._session import Session
-
-
-@pytest.fixture
-def shell():
-    return InteractiveShell.instance()
 
 
 @pytest.fixture
