@@ -36,6 +36,7 @@ $(CHROMIUM):
 	else echo "Install Debian's chromium (sudo apt-get install chromium) for the browser tests." >&2; exit 1; fi
 
 test: install-test
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Everything but the slow end-to-end tests (notebooks, browser).
@@ -51,6 +52,7 @@ bench: install
 
 lint: install
 	$(VENV)/bin/ruff check nbauth tests tools benchmarks notebooks
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info

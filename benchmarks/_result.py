@@ -1,4 +1,4 @@
-"""What a benchmark row produces: numbers, a verdict against the issue's target, notes."""
+"""What one measurement produces: numbers, a verdict against its target, notes."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PASS, FAIL, NA, ERROR = "PASS", "FAIL", "n/a", "ERROR"
-FEATURE_MISSING = "n/a (feature missing)"
 
 
 @dataclass
 class Row:
-    number: int
+    """One row of the performance table."""
+
+    name: str
+    """What is measured, e.g. ``refresh-storm``; also what ``run.py --only`` takes."""
     what: str
     compared_with: str
     target: str

@@ -33,7 +33,7 @@ ARM_SCOPE = "https://management.azure.com//.default"  # as nbauth and the Azure 
 STORAGE_SCOPE = "https://storage.azure.com/.default"
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 EXTRA_USERS = 1000
-"""Seeded on top of the default directory, for row 5 (get_token with 1000 accounts cached)."""
+"""Seeded on top of the default directory, for accounts-scaling (1000 accounts cached)."""
 
 
 def extra_username(i: int) -> str:
@@ -365,7 +365,8 @@ def start_thread(target, *args, name: str) -> threading.Thread:
 
 @dataclass
 class Bench:
-    """What every row gets: the running emulator's info and admin client, and the run's size."""
+    """What every measurement gets: the running emulator's info and admin client, and the run's
+    size."""
 
     info: dict[str, Any]
     admin: Any

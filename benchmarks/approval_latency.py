@@ -1,4 +1,5 @@
-"""Row 6: from the person approving on the device-login page until the kernel holds a token.
+"""Approval latency: from the person approving on the device-login page until the kernel holds
+a token.
 
 Worst case on purpose: the approval lands right after a poll was answered
 ``authorization_pending``, so every contender has to wait out (almost) a full polling
@@ -106,7 +107,7 @@ def _msal(info: dict) -> Callable[[], Callable[[], None]]:
 
 def measure(bench: S.Bench) -> Row:
     row = Row(
-        6,
+        "approval-latency",
         "approval on the device-login page until the kernel holds a token (worst case)",
         "the polling interval; azure-identity DeviceCodeCredential; msal",
         f"<= interval + {BUDGET_MS:g} ms",

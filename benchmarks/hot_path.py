@@ -1,4 +1,5 @@
-"""Rows 1 and 5: ``get_token`` when the token is cached, against azure-identity and msal.
+"""Cached ``get_token`` latency, and how it scales with the accounts cached, against
+azure-identity and msal.
 
 Every contender holds a valid token for the scope before timing starts, so each call is a pure
 cache hit; the emulator's request log confirms that no timed call went to the network.
@@ -15,9 +16,9 @@ from ._stats import interleaved, ratio, summarize_ns, timer_overhead_ns
 # azure-identity and msal users ask for the resource's usual scope; the value does not change
 # what a cache hit costs.
 AI_ARM_SCOPE = "https://management.azure.com/.default"
-ROW1_TARGET_RATIO = 30.0
-ROW5_FLATNESS = 1.20
-ROW5_TIERS = (1, 100, 1000)
+CACHED_TARGET_RATIO = 30.0
+ACCOUNTS_FLATNESS = 1.20
+ACCOUNT_TIERS = (1, 100, 1000)
 
 
 def _nbauth_signed_in(bench: S.Bench, username: str = S.ALICE):
@@ -27,12 +28,12 @@ def _nbauth_signed_in(bench: S.Bench, username: str = S.ALICE):
 
 
 def measure_cache_hit(bench: S.Bench) -> Row:
-    """Row 1: median and p99 of a cached get_token, nbauth vs azure-identity vs msal."""
+    """Cached get_token latency: median and p99, nbauth vs azure-identity vs msal."""
     row = Row(
-        1,
+        "cached-token-latency",
         "`get_token` on a cached token (median, p99)",
         "azure-identity DeviceCodeCredential, ClientSecretCredential; msal acquire_token_silent",
-        f"nbauth >= {ROW1_TARGET_RATIO:g}x faster than azure-identity's median",
+        f"nbauth >= {CACHED_TARGET_RATIO:g}x faster than azure-identity's median",
     )
     admin = bench.admin
     S.fast_device_codes(admin)
@@ -108,7 +109,7 @@ def measure_cache_hit(bench: S.Bench) -> Row:
         f"ClientSecretCredential {fmt_us(csc)} ({ratios['ClientSecretCredential / nbauth']}x), "
         f"msal {fmt_us(msal_median)} ({ratios['msal / nbauth']}x)"
     )
-    row.status = verdict(worst >= ROW1_TARGET_RATIO and network_calls == 0)
+    row.status = verdict(worst >= CACHED_TARGET_RATIO and network_calls == 0)
     row.notes.append(
         f"each sample includes ~{overhead_ns:.0f} ns of timer and loop overhead (not subtracted)"
     )
@@ -149,19 +150,19 @@ def _stock_msal_copy(bench: S.Bench, cache):
 
 
 def measure_accounts_scaling(bench: S.Bench) -> Row:
-    """Row 5: cached get_token with 1, 100 and 1000 accounts in the session's msal cache.
+    """Accounts scaling: cached get_token with 1, 100 and 1000 accounts in the session's cache.
 
     One Session per tier, all alive at once so the tiers are timed in interleaved rounds (the
     machine's noise then hits every tier alike). msal is timed twice: as shipped (a plain msal
     cache holding the same entries) and on the nbauth session's own msal application, i.e. on
     the cache nbauth's slow path (new scopes, refreshes, silent sign-ins) goes through.
     """
-    tiers = ROW5_TIERS if not bench.quick else (1, 10, 100)
+    tiers = ACCOUNT_TIERS if not bench.quick else (1, 10, 100)
     row = Row(
-        5,
+        "accounts-scaling",
         f"`get_token` with {', '.join(map(str, tiers))} accounts in the cache",
         "msal acquire_token_silent (plain msal cache with the same accounts)",
-        f"nbauth flat within {round((ROW5_FLATNESS - 1) * 100)}%",
+        f"nbauth flat within {round((ACCOUNTS_FLATNESS - 1) * 100)}%",
     )
     S.fast_device_codes(bench.admin)
     started = time.perf_counter()
@@ -220,7 +221,7 @@ def measure_accounts_scaling(bench: S.Bench) -> Row:
     row.baseline = (
         "msal " + " / ".join(fmt_us(v) for v in ms) + f" (max/min {max(ms) / min(ms):.2f})"
     )
-    row.status = verdict(spread <= ROW5_FLATNESS)
+    row.status = verdict(spread <= ACCOUNTS_FLATNESS)
     if network_calls:
         row.status = FAIL
         row.notes.append(f"{network_calls} identity requests during timing: not all cache hits")

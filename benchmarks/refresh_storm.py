@@ -1,4 +1,4 @@
-"""Row 2: 64 threads call ``get_token`` just after the token reached its refresh point.
+"""Refresh storm: 64 threads call ``get_token`` just after the token reached its refresh point.
 
 Real time, real refresh: the emulator is told to send ``refresh_in`` (as Entra does for
 long-lived tokens), the benchmark sleeps past that point, turns ``refresh_in`` off again (so the
@@ -123,7 +123,7 @@ def storm_msal(info: dict, admin, threads: int = THREADS) -> StormResult:
 
 def measure(bench: S.Bench) -> Row:
     row = Row(
-        2,
+        "refresh-storm",
         f"{THREADS} threads call `get_token` as the token reaches its refresh point",
         "azure-identity DeviceCodeCredential (and bare msal)",
         "nbauth: exactly 1 token request",

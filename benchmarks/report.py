@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / ".bench" / "results.json"
 """A full run's results: what README's section is generated from."""
 PARTIAL_RESULTS = ROOT / ".bench" / "results-partial.json"
-"""A --quick or --rows run's results, kept apart so they never replace a full run's."""
+"""A --quick or --only run's results, kept apart so they never replace a full run's."""
 README = ROOT / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
@@ -69,7 +69,7 @@ def _cell(text: str) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     lines = [
-        "| # | what | nbauth | compared with | target | result |",
+        "| measures | what | nbauth | compared with | target | result |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
@@ -78,7 +78,7 @@ def markdown_table(rows: list[dict]) -> str:
             + " | ".join(
                 _cell(x)
                 for x in (
-                    row["number"],
+                    f"`{row['name']}`",
                     row["what"],
                     row["nbauth"],
                     row["baseline"],
@@ -95,7 +95,7 @@ def terminal_table(rows: list[dict]) -> str:
     """One block per row: terminals are narrower than the markdown table."""
     out = []
     for row in rows:
-        out.append(f"[{row['status']}] {row['number']}. {row['what']}")
+        out.append(f"[{row['status']}] {row['name']}: {row['what']}")
         out.append(f"      nbauth:   {row['nbauth']}")
         out.append(f"      compared: {row['baseline']}")
         out.append(f"      target:   {row['target']}")
@@ -112,7 +112,7 @@ def readme_section(results: dict) -> str:
     notes = []
     for row in results["rows"]:
         for note in row.get("notes", []):
-            notes.append(f"- row {row['number']}: {note}")
+            notes.append(f"- `{row['name']}`: {note}")
     parts = [
         START,
         "### Performance",

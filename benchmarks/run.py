@@ -1,9 +1,12 @@
-"""``make bench``: every row of issue 6 in one run, against an emulator on loopback.
+"""``make bench``: every measurement in one run, against an emulator on loopback.
 
-    python benchmarks/run.py              # the whole table; writes .bench/results.json + README
-    python benchmarks/run.py --quick      # a smoke run (fewer calls; README left alone)
-    python benchmarks/run.py --rows 1,5   # some rows only (README left alone)
-    python benchmarks/run.py --strict     # exit 1 if a target is missed (default: only on errors)
+    python benchmarks/run.py                    # the whole table: .bench/results.json + README
+    python benchmarks/run.py --quick            # a smoke run (fewer calls; README left alone)
+    python benchmarks/run.py --only startup-cost  # some measurements (README left alone)
+    python benchmarks/run.py --strict           # exit 1 if a target is missed (default: errors)
+
+Measurements: cached-token-latency, refresh-storm, startup-cost, request-counts,
+accounts-scaling, approval-latency, auto-chain-latency (benchmarks/README.md says how each works).
 
 Nothing leaves loopback: an audit hook in this process (and in every child it starts) refuses
 any other address. Takes about two minutes on 2 cores.
@@ -33,16 +36,25 @@ from benchmarks import (  # noqa: E402 - after the path fix above
 )
 from benchmarks._result import ERROR, FAIL, Row  # noqa: E402
 
-# Run order: the hot path first, while this process is fresh; the slow process-spawning rows last.
-ROWS = {
-    1: hot_path.measure_cache_hit,
-    5: hot_path.measure_accounts_scaling,
-    2: refresh_storm.measure,
-    4: request_counts.measure,
-    6: approval_latency.measure,
-    3: startup.measure,
-    7: auto_chain.measure,
+MEASUREMENTS = {  # in the table's order
+    "cached-token-latency": hot_path.measure_cache_hit,
+    "refresh-storm": refresh_storm.measure,
+    "startup-cost": startup.measure,
+    "request-counts": request_counts.measure,
+    "accounts-scaling": hot_path.measure_accounts_scaling,
+    "approval-latency": approval_latency.measure,
+    "auto-chain-latency": auto_chain.measure,
 }
+# The hot path first, while this process is fresh; the slow process-spawning ones last.
+RUN_ORDER = (
+    "cached-token-latency",
+    "accounts-scaling",
+    "refresh-storm",
+    "request-counts",
+    "approval-latency",
+    "startup-cost",
+    "auto-chain-latency",
+)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -50,7 +62,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--quick", action="store_true", help="fewer calls and runs (a smoke run)")
-    p.add_argument("--rows", default="", help="comma-separated row numbers (default: all)")
+    p.add_argument("--only", default="", help="comma-separated measurement names (default: all)")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     p.add_argument("--no-readme", action="store_true", help="do not regenerate README's section")
     return p.parse_args(argv)
@@ -58,10 +70,10 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    wanted = sorted({int(x) for x in args.rows.split(",") if x.strip()} or ROWS)
-    unknown = [n for n in wanted if n not in ROWS]
+    wanted = {x.strip() for x in args.only.split(",") if x.strip()} or set(MEASUREMENTS)
+    unknown = sorted(wanted - set(MEASUREMENTS))
     if unknown:
-        print(f"Unknown row(s) {unknown}; rows are {sorted(ROWS)}.", file=sys.stderr)
+        print(f"Unknown measurement(s) {unknown}; they are {list(MEASUREMENTS)}.", file=sys.stderr)
         return 2
     _setup.install_loopback_guard()
     _setup.isolate_user_state()
@@ -78,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         bench = _setup.Bench(emulator.info, emulator.admin, quick=args.quick)
-        for number in [n for n in ROWS if n in wanted]:
-            print(f"row {number} ...", end=" ", flush=True)
+        for name in [n for n in RUN_ORDER if n in wanted]:
+            print(f"{name} ...", end=" ", flush=True)
             t0 = time.perf_counter()
             try:
-                row = ROWS[number](bench)
-            except Exception as exc:  # noqa: BLE001 - one broken row must not hide the others
+                row = MEASUREMENTS[name](bench)
+            except Exception as exc:  # noqa: BLE001 - one broken measurement must not hide others
                 traceback.print_exc()
-                row = Row(number, f"row {number}", "", "", status=ERROR)
+                row = Row(name, name, "", "", status=ERROR)
                 row.nbauth = f"{ERROR}: {type(exc).__name__}: {str(exc)[:200]}"
             row.seconds = round(time.perf_counter() - t0, 1)
             print(f"{row.status} ({row.seconds:.0f} s)", flush=True)
@@ -93,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         emulator.stop()
         _setup.remove_tmpdirs()
-    rows.sort(key=lambda r: r.number)
+    rows.sort(key=lambda r: list(MEASUREMENTS).index(r.name))
     results["rows"] = [r.to_json() for r in rows]
     results["load_average_end"] = report.load_average()
     results["seconds"] = round(time.perf_counter() - started, 1)
@@ -102,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     print(report.terminal_table(results["rows"]))
     print()
     print(report.markdown_table(results["rows"]))
-    full = not args.quick and wanted == sorted(ROWS)
+    full = not args.quick and wanted == set(MEASUREMENTS)
     path = report.RESULTS if full else report.PARTIAL_RESULTS
     report.write_results(results, path)
     where = path.relative_to(ROOT)

@@ -1,4 +1,4 @@
-"""Row 3: what ``import nbauth`` and ``%load_ext nbauth`` add to a fresh process.
+"""Start-up cost: what ``import nbauth`` and ``%load_ext nbauth`` add to a fresh process.
 
 Whole processes, started and waited for, in interleaved rounds: bare interpreter, ``import
 nbauth``, ``import azure.identity``, IPython's InteractiveShell alone and with ``%load_ext
@@ -70,7 +70,7 @@ def _new_modules(before: str, after: str, env: dict[str, str]) -> list[tuple[str
 
 def measure(bench: S.Bench) -> Row:
     row = Row(
-        3,
+        "startup-cost",
         "`import nbauth` / `%load_ext nbauth`, whole process",
         "bare interpreter; `import azure.identity`; IPython alone",
         f"import adds <= {IMPORT_BUDGET_MS:g} ms; %load_ext adds <= {LOAD_EXT_BUDGET_MS:g} ms",

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from ._errors import NbauthError, redact
+from ._flight import launch
+from ._http import network_failure
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
@@ -171,7 +173,8 @@ class ResourceManagerClient:
             RequestIdPolicy(),
             HeadersPolicy({"Accept": "application/json"}),
             UserAgentPolicy(sdk_moniker=f"nbauth/{__version__}"),
-            RetryPolicy(retry_total=retry_total, retry_backoff_factor=0.5),
+            # A read timeout is not retried: one bound (_READ_TIMEOUT_S) per request, not three.
+            RetryPolicy(retry_total=retry_total, retry_read=0, retry_backoff_factor=0.5),
             BearerTokenCredentialPolicy(self._credential, self.scope),
         ]
         # The session's HTTP client (the one msal uses): one connection pool per kernel, so
@@ -253,11 +256,12 @@ class ResourceManagerClient:
 
         request = HttpRequest("GET", url)
         try:
-            response = self._client.send_request(request)
+            # In a thread of its own: the transport's frames hold the Authorization header,
+            # which a stop-button traceback would print (see nbauth._flight).
+            response = launch(lambda: self._client.send_request(request), name="nbauth-arm").wait()
         except (ServiceRequestError, ServiceResponseError) as exc:
             raise ResourceManagerError(
-                f"Could not reach Azure Resource Manager at {self.endpoint} "
-                f"({type(exc).__name__}).",
+                f"{network_failure(f'Azure Resource Manager at {self.endpoint}', exc)}.",
                 guidance="Check the network connection (and $NBAUTH_ARM_ENDPOINT), then try again.",
             ) from None
         request_id = response.headers.get("x-ms-request-id")

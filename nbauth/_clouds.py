@@ -18,12 +18,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
+from ._arguments import MAX_TEXT_CHARS, shown
 from ._base_errors import ConfigurationError
 
 __all__ = [
@@ -153,23 +155,36 @@ _MICROSOFT_HOSTS = frozenset(
 )
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
+# A DNS name, an IPv4 address, or an IPv6 address (urlsplit drops its brackets).
+_HOST = re.compile(r"[a-z0-9_]([a-z0-9_.-]{0,252})|[0-9a-f:.]*:[0-9a-f:.]*")
 
 
 def normalize_authority_host(value: str) -> str:
     """``https://host[:port]`` from a host name or URL; rejects anything else."""
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
+        raise ConfigurationError(
+            f"authority_host must be a string such as 'https://login.microsoftonline.com'; got "
+            f"{shown(value)}."
+        )
     text = value.strip()
     if "://" not in text:
         text = "https://" + text
-    parts = urlsplit(text)
-    if parts.scheme != "https" or not parts.hostname:
+    parts = _split(text)
+    if "@" in parts.netloc:  # not repeated: the part before '@' may be a password
+        raise ConfigurationError(
+            "authority_host must be only a host, like 'https://login.microsoftonline.com', "
+            "without a user name or password."
+        )
+    if parts.scheme != "https" or not _HOST.fullmatch(parts.hostname or ""):
         raise ConfigurationError(
             f"authority_host must be an https URL or a host name such as "
-            f"'login.microsoftonline.com', not {value!r} (msal only talks to https authorities)."
+            f"'login.microsoftonline.com', not {shown(value)} (msal only talks to https "
+            f"authorities)."
         )
     if parts.path.strip("/") or parts.query or parts.fragment:
         raise ConfigurationError(
             f"authority_host must be only a host, like 'https://login.microsoftonline.com', "
-            f"without a path; got {value!r}. Pass the tenant separately (tenant=...)."
+            f"without a path; got {shown(value)}. Pass the tenant separately (tenant=...)."
         )
     return f"https://{parts.netloc.lower()}"
 
@@ -180,9 +195,15 @@ def default_authority_host() -> str:
     configured = os.environ.get("NBAUTH_CLOUD")
     if configured:
         return _env_cloud(configured).authority_host
-    return normalize_authority_host(
-        os.environ.get("AZURE_AUTHORITY_HOST") or AZURE_PUBLIC.authority_host
-    )
+    host = os.environ.get("AZURE_AUTHORITY_HOST")
+    if not host:
+        return AZURE_PUBLIC.authority_host
+    try:
+        return normalize_authority_host(host)
+    except ConfigurationError as exc:
+        raise ConfigurationError(
+            f"AZURE_AUTHORITY_HOST: {exc} Fix or unset the variable, and restart the kernel."
+        ) from None
 
 
 def uses_instance_discovery(authority_host: str) -> bool:
@@ -216,7 +237,7 @@ def validate_tenant(tenant: str) -> str:
     if not isinstance(tenant, str) or not _TENANT.fullmatch(tenant):
         raise ConfigurationError(
             f"tenant must be a tenant ID (GUID), a domain such as 'contoso.onmicrosoft.com', or "
-            f"'organizations' / 'common'; got {tenant!r}."
+            f"'organizations' / 'common'; got {shown(tenant)}."
         )
     return tenant
 
@@ -244,34 +265,66 @@ def resolve_cloud(value: Cloud | str | os.PathLike[str] | Mapping[str, Any]) -> 
     """A `Cloud` from a name (``public``, ``china``, ``usgov``, ``AzureCloud``...), a dict, the
     path of a JSON file, or a `Cloud`; registered (see `register`). Bad input raises
     `ConfigurationError` saying what is accepted."""
+    return register(parse_cloud(value))
+
+
+def parse_cloud(value: Cloud | str | os.PathLike[str] | Mapping[str, Any]) -> Cloud:
+    """`resolve_cloud` without registering: for checking a sign-in's arguments before anything
+    changes."""
     if isinstance(value, Cloud):
-        return register(value)
+        return value
     if isinstance(value, Mapping):
-        return register(cloud_from_dict(value))
+        return cloud_from_dict(value)
     if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value).strip()
+        text = os.fspath(value)
+        text = text.strip() if isinstance(text, str) else ""
         named = CLOUD_NAMES.get(text.lower().replace("-", "").replace("_", ""))
         if named is not None:
-            return register(named)
-        if isinstance(value, os.PathLike) or text.endswith(".json") or os.path.isfile(text):
-            return register(_cloud_from_file(text))
+            return named
+        if text and (
+            isinstance(value, os.PathLike) or text.endswith(".json") or os.path.isfile(text)
+        ):
+            return _cloud_from_file(text)
     raise ConfigurationError(
-        f"Unknown cloud {value!r}. Use public, china or usgov, a dict with authority_host and "
-        f"arm_endpoint, or the path of a JSON file holding one."
+        f"Unknown cloud {shown(value)}. Use public, china or usgov, a dict with authority_host "
+        f"and arm_endpoint, or the path of a JSON file holding one."
     )
+
+
+MAX_CLOUD_FILE_BYTES = 1 << 20
+"""A cloud description (even an emulator ready file) is a few kilobytes."""
+_MAX_PATH_CHARS = 4096  # Linux's PATH_MAX: longer is not a path that could be opened
 
 
 def _cloud_from_file(path: str) -> Cloud:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except OSError as exc:
+        # Checked before opening: opening a named pipe would wait for a writer.
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+        if regular:
+            with open(path, "rb") as f:
+                raw = f.read(MAX_CLOUD_FILE_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL character
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        where = path if len(path) <= _MAX_PATH_CHARS else shown(path)
         raise ConfigurationError(
-            f"Cannot read the cloud file {path} ({exc.strerror or type(exc).__name__}). Check "
-            f"the path."
+            f"Cannot read the cloud file {where} ({reason}). Check the path."
         ) from None
+    if not regular:
+        raise ConfigurationError(f"The cloud file {path} is not a regular file.")
+    if len(raw) > MAX_CLOUD_FILE_BYTES:
+        raise ConfigurationError(
+            f"The cloud file {path} is larger than {MAX_CLOUD_FILE_BYTES // 1024} KiB; a cloud "
+            f"description is a small JSON object."
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
     except ValueError:
         raise ConfigurationError(f"The cloud file {path} is not valid JSON.") from None
+    except RecursionError:
+        # json's parser recurses once per nested bracket.
+        raise ConfigurationError(
+            f"The cloud file {path} nests too deeply to be a cloud description."
+        ) from None
     if not isinstance(data, Mapping):
         raise ConfigurationError(f"The cloud file {path} must hold a JSON object.")
     try:
@@ -286,8 +339,8 @@ _FLAT_KEYS = {"name", "authority_host", "arm_endpoint", "arm_resource", "resourc
 def cloud_from_dict(data: Mapping[str, Any]) -> Cloud:
     """A `Cloud` from its description (see the module docstring); not registered."""
     nested = data.get("cloud")
-    if isinstance(nested, Mapping):  # an emulator ready file
-        return cloud_from_dict(nested)
+    if isinstance(nested, Mapping):  # an emulator ready file; its cloud is flat
+        data = nested
     endpoints = data.get("endpoints")
     if isinstance(endpoints, Mapping):  # `az cloud show`
         resources = {
@@ -301,11 +354,19 @@ def cloud_from_dict(data: Mapping[str, Any]) -> Cloud:
             "arm_resource": endpoints.get("activeDirectoryResourceId") or "",
             "resources": {k: v for k, v in resources.items() if isinstance(v, str) and v},
         }
-    unknown = sorted(set(data) - _FLAT_KEYS)
+    unknown = [key if isinstance(key, str) else shown(key) for key in data if key not in _FLAT_KEYS]
     if unknown:
+        named = ", ".join(sorted(key[:40] for key in unknown)[:10])
         raise ConfigurationError(
-            f"A cloud takes {', '.join(sorted(_FLAT_KEYS))}; unknown: {', '.join(unknown)}."
+            f"A cloud takes {', '.join(sorted(_FLAT_KEYS))}; unknown: {named}."
         )
+    for key in ("name", "authority_host", "arm_endpoint", "arm_resource"):
+        value = data.get(key)
+        if value and (not isinstance(value, str) or len(value) > MAX_TEXT_CHARS):
+            raise ConfigurationError(
+                f"A cloud's {key} must be a string of at most {MAX_TEXT_CHARS} characters; got "
+                f"{shown(value)}."
+            )
     missing = [k for k in ("authority_host", "arm_endpoint") if not data.get(k)]
     if missing:
         raise ConfigurationError(
@@ -316,26 +377,37 @@ def cloud_from_dict(data: Mapping[str, Any]) -> Cloud:
     if resources is None:
         resources = {}
     if not isinstance(resources, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in resources.items()
+        isinstance(k, str) and isinstance(v, str) and len(v) <= MAX_TEXT_CHARS
+        for k, v in resources.items()
     ):
         raise ConfigurationError(
             "A cloud's resources must map short names to resource URIs, e.g. "
             "{'storage': 'https://storage.azure.com'}."
         )
     return Cloud(
-        name=str(data.get("name") or "Custom"),
-        authority_host=normalize_authority_host(str(data["authority_host"])),
-        arm_endpoint=_https_url(str(data["arm_endpoint"]), "arm_endpoint").rstrip("/") + "/",
-        arm_resource=str(data.get("arm_resource") or ""),
+        name=data.get("name") or "Custom",
+        authority_host=normalize_authority_host(data["authority_host"]),
+        arm_endpoint=_https_url(data["arm_endpoint"], "arm_endpoint").rstrip("/") + "/",
+        arm_resource=data.get("arm_resource") or "",
         resources=tuple((k.lower(), v) for k, v in resources.items()),
     )
 
 
 def _https_url(value: str, what: str) -> str:
-    parts = urlsplit(value.strip())
-    if parts.scheme != "https" or not parts.hostname:
-        raise ConfigurationError(f"{what} must be an https URL; got {value!r}.")
+    parts = _split(value.strip())
+    if parts.scheme != "https" or not _HOST.fullmatch(parts.hostname or ""):
+        raise ConfigurationError(f"{what} must be an https URL; got {shown(value)}.")
     return value.strip()
+
+
+def _split(url: str) -> SplitResult:
+    """`urlsplit`, with what it cannot read (``https://[::1``) as an address without a host."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises for a port that is not a number below 65536
+        return parts
+    except ValueError:
+        return urlsplit("")
 
 
 def _env_cloud(value: str) -> Cloud:
@@ -350,7 +422,10 @@ def _env_cloud(value: str) -> Cloud:
         try:
             cloud = resolve_cloud(value)
         except ConfigurationError as exc:
-            raise ConfigurationError(f"NBAUTH_CLOUD={value}: {exc}") from None
+            raise ConfigurationError(
+                f"NBAUTH_CLOUD={value[:60]}: {exc} Fix or unset the variable, and restart the "
+                f"kernel."
+            ) from None
         _env_cache[key] = cloud
     else:
         register(cloud)

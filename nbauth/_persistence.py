@@ -21,6 +21,7 @@ first sign-in.
 
 from __future__ import annotations
 
+import copy
 import enum
 import json
 import os
@@ -30,11 +31,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._base_errors import ConfigurationError
-from ._persistence_files import CacheDir, CacheLocationError, PersistenceWarning, warn
+from ._base_errors import ConfigurationError, redact
+from ._persistence_files import (
+    ENCRYPTED_NAME,
+    PLAINTEXT_NAME,
+    CacheDir,
+    CacheLocationError,
+    DamagedCache,
+    PersistenceWarning,
+    warn,
+)
 
 if TYPE_CHECKING:
-    from ._persistence_cache import PersistentTokenCache
+    from ._persistence_cache import PersistentTokenCache, TokenCacheBackend
     from ._signin import Account
 
 __all__ = [
@@ -85,17 +94,42 @@ class Persistence(str, enum.Enum):
             if member.value == key:
                 return member
         raise ConfigurationError(
-            f"{what} must be one of {', '.join(m.value for m in cls)}; got {str(value)[:40]!r}."
+            f"{what} must be one of {', '.join(m.value for m in cls)}; got {_shown(value)}."
         )
 
 
-def _env_flag(name: str) -> bool:
+def _shown(value: object) -> str:
+    """A value someone typed, for an error message: short, and never something secret-like."""
+    return repr(redact(str(value)[:40]))
+
+
+# Where to choose instead of a bad environment variable; said by both of its errors.
+_CHOOSE_HERE = (
+    "Correct or unset it, or choose in this kernel with `%azlogin --persist STRATEGY` (add "
+    "`--allow-unencrypted` to allow a plaintext file; Python: nbauth.login(persistence=...))."
+)
+
+
+def _env_strategy() -> tuple[Persistence | None, str | None]:
+    """``$NBAUTH_PERSIST``: (the strategy, None), or (None, what is wrong with it)."""
+    value = os.environ.get(ENV_PERSIST) or "none"
+    try:
+        return Persistence.parse(value), None
+    except ConfigurationError:
+        names = ", ".join(m.value for m in Persistence)
+        return None, f"${ENV_PERSIST} must be one of {names}; got {_shown(value)}. {_CHOOSE_HERE}"
+
+
+def _env_flag(name: str) -> tuple[bool, str | None]:
+    """A yes/no variable: (its value, None), or (False, what is wrong with it)."""
     value = os.environ.get(name, "").strip().lower()
     if value in _TRUE:
-        return True
+        return True, None
     if value in _FALSE:
-        return False
-    raise ConfigurationError(f"${name} must be 1 or 0 (true/false, yes/no, on/off).")
+        return False, None
+    return False, (
+        f"${name} must be 1 or 0 (true/false, yes/no, on/off); got {_shown(value)}. {_CHOOSE_HERE}"
+    )
 
 
 def default_cache_dir() -> Path:
@@ -187,6 +221,14 @@ class PersistenceStatus:
         return f"read_write, {how}: {self.location}"
 
 
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+def _why(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, CacheLocationError) else type(exc).__name__
+
+
 def _unusable(path: Path, exc: OSError) -> CacheLocationError:
     return CacheLocationError(
         f"nbauth cannot use the sign-in cache directory {path} ({type(exc).__name__}: "
@@ -195,9 +237,27 @@ def _unusable(path: Path, exc: OSError) -> CacheLocationError:
     )
 
 
+class _Footprint:
+    """Everything a session saved to, across its changes of persistence: sign-out cleans all of
+    it, whatever the strategy is by then. Shared by all the persisters a session goes through."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # One CacheDir per directory: its lock is re-entrant only within the same object.
+        self.directories: dict[Path, CacheDir] = {}
+        self.backends: dict[str, TokenCacheBackend] = {}
+        self.cache: PersistentTokenCache | None = None
+        # This session's sign-ins, by home account ID, as recorded (until signed out).
+        self.records: dict[str, AccountRecord] = {}
+
+
 class Persister:
     """A session's persistence: the strategy, the directory, the account records, and the
-    token cache it hands to msal. Opens nothing until asked."""
+    token cache it hands to msal. Opens nothing until asked.
+
+    Settings left to the environment are read here, but a bad value is raised (naming the
+    variable) only where it matters: `check` (signing in, the status), never when signing out.
+    """
 
     def __init__(
         self,
@@ -206,40 +266,96 @@ class Persister:
         allow_unencrypted: bool | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
-        self.strategy = (
-            Persistence.parse(strategy)
-            if strategy is not None
-            else Persistence.parse(os.environ.get(ENV_PERSIST) or "none", f"${ENV_PERSIST}")
+        self._strategy_given = strategy is not None
+        self._strategy, self._strategy_problem = (
+            (Persistence.parse(strategy), None) if strategy is not None else _env_strategy()
         )
-        self.allow_unencrypted = (
-            bool(allow_unencrypted)
+        self._allow, self._allow_problem = (
+            (bool(allow_unencrypted), None)
             if allow_unencrypted is not None
             else _env_flag(ENV_ALLOW_UNENCRYPTED)
         )
-        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else default_cache_dir()
+        self.cache_dir = _absolute(Path(cache_dir) if cache_dir else default_cache_dir())
         self._directory: CacheDir | None = None
-        self._lock = threading.Lock()
+        self._footprint = _Footprint()
 
     def __repr__(self) -> str:
-        return f"<Persister {self.strategy} {str(self.cache_dir)!r}>"
+        return f"<Persister {self._strategy or 'invalid'} {str(self.cache_dir)!r}>"
+
+    def replaced(
+        self,
+        strategy: Persistence | str | None = None,
+        *,
+        allow_unencrypted: bool | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> Persister:
+        """This persister with some settings changed (None: kept), knowing all this one saved
+        to. Raises `ConfigurationError` if a setting it needs is bad."""
+        new = copy.copy(self)
+        if strategy is not None:
+            new._strategy_given = True
+            new._strategy, new._strategy_problem = Persistence.parse(strategy), None
+        if allow_unencrypted is not None:
+            new._allow, new._allow_problem = bool(allow_unencrypted), None
+        if cache_dir is not None:
+            new.cache_dir = _absolute(Path(cache_dir))
+        new._directory = None
+        new.check()
+        return new
+
+    def check(self) -> None:
+        """Raise the `ConfigurationError` of a bad environment setting this persister needs.
+
+        A bad setting is read again each time, so that correcting it in the running kernel
+        (``%env NBAUTH_PERSIST=reauth``) is enough; a good one stays as it was read."""
+        if self._strategy_problem is not None:
+            self._strategy, self._strategy_problem = _env_strategy()
+        if self._allow_problem is not None:
+            self._allow, self._allow_problem = _env_flag(ENV_ALLOW_UNENCRYPTED)
+        if self._strategy_problem is not None:
+            raise ConfigurationError(self._strategy_problem)
+        needs_flag = self._strategy is Persistence.READ_WRITE or not self._strategy_given
+        if self._allow_problem is not None and needs_flag:
+            raise ConfigurationError(self._allow_problem)
+
+    @property
+    def strategy(self) -> Persistence:
+        if self._strategy is None:
+            self.check()
+        assert self._strategy is not None
+        return self._strategy
+
+    @property
+    def allow_unencrypted(self) -> bool:
+        self.check()
+        return self._allow
 
     @property
     def saves_records(self) -> bool:
-        return self.strategy is not Persistence.NONE
+        """False too while the strategy setting is bad: then nothing is saved."""
+        return self._strategy in (Persistence.READ_WRITE, Persistence.REAUTH)
 
     @property
     def saves_tokens(self) -> bool:
-        return self.strategy is Persistence.READ_WRITE
+        return self._strategy is Persistence.READ_WRITE
 
     def directory(self) -> CacheDir:
         """The checked cache directory (created 0700 on first use)."""
-        with self._lock:
-            if self._directory is None:
+        if self._directory is None:
+            self._directory = self._open_directory(self.cache_dir)
+        return self._directory
+
+    def _open_directory(self, path: Path) -> CacheDir:
+        footprint = self._footprint
+        with footprint.lock:
+            directory = footprint.directories.get(path)
+            if directory is None:
                 try:
-                    self._directory = CacheDir(self.cache_dir)
+                    directory = CacheDir(path)
                 except OSError as exc:
-                    raise _unusable(self.cache_dir, exc) from None
-            return self._directory
+                    raise _unusable(path, exc) from None
+                footprint.directories[path] = directory
+            return directory
 
     # -- the token cache ---------------------------------------------------------------------
 
@@ -247,12 +363,16 @@ class Persister:
         """A token cache for the session's msal applications, saved if the strategy says so."""
         from ._persistence_cache import PersistentTokenCache
 
+        self.check()
         cache = PersistentTokenCache()
         self.apply(cache)
         return cache
 
     def apply(self, cache: PersistentTokenCache) -> None:
         """Attach `cache` to disk (``read_write``) or detach it (otherwise)."""
+        self.check()
+        self._footprint.cache = cache
+        cache.restored = self._restore_records
         if not self.saves_tokens:
             cache.detach()
             return
@@ -265,9 +385,11 @@ class Persister:
                 cache.attach(backend)
             except OSError as exc:
                 raise _unusable(self.cache_dir, exc) from None
+        self._footprint.backends[backend.location] = cache.backend or backend
         announce(backend)
 
     def status(self, cache: Any = None) -> PersistenceStatus:
+        self.check()
         backend = getattr(cache, "backend", None)
         problem = getattr(cache, "failure", None) if self.saves_tokens else None
         if self.strategy is Persistence.REAUTH:
@@ -288,6 +410,7 @@ class Persister:
         client_id: str | None = None,
     ) -> AccountRecord | None:
         """The newest remembered sign-in matching what is given (None if none or disabled)."""
+        self.check()
         if not self.saves_records:
             return None
         directory = self.directory()
@@ -304,8 +427,13 @@ class Persister:
         return None
 
     def remember(self, account: Account) -> None:
-        """Record `account` as the newest sign-in. I/O problems warn; they never fail a sign-in."""
-        if not self.saves_records or not account.client_id:
+        """`account` is signed in (its tokens are in the session's msal cache): keep it in the
+        saved cache whatever happens to the file, and record it as the newest sign-in. I/O
+        problems warn; they never fail a sign-in."""
+        footprint = self._footprint
+        if footprint.cache is not None:
+            footprint.cache.hold(account.home_account_id)
+        if not account.client_id:
             return
         record = AccountRecord(
             username=account.username,
@@ -316,23 +444,99 @@ class Persister:
             tenant_id=account.tenant_id,
             saved_at=time.time(),
         )
-        self._update(lambda records: [r for r in records if not r.same_sign_in(record)] + [record])
+        with footprint.lock:
+            footprint.records[account.home_account_id] = record
+        if self.saves_records:
+            self._update(
+                lambda records: [r for r in records if not r.same_sign_in(record)] + [record]
+            )
 
-    def forget(self, home_account_ids: set[str] | None = None) -> None:
-        """Drop the records of these accounts (None: every record)."""
+    def _restore_records(self) -> None:
+        """Record again this session's sign-ins that the record file lost (it was deleted or
+        damaged along with the token cache, which the cache has just rewritten)."""
         if not self.saves_records:
             return
+        with self._footprint.lock:
+            mine = list(self._footprint.records.values())
         self._update(
             lambda records: (
-                []
-                if home_account_ids is None
-                else [r for r in records if r.home_account_id not in home_account_ids]
+                records + [r for r in mine if not any(r.same_sign_in(other) for other in records)]
             )
         )
 
-    def _update(self, change: Any) -> None:
+    def forget(self, home_account_ids: set[str]) -> None:
+        """Sign-out: remove these accounts from the session's msal cache, and their tokens and
+        records from everything this session saved to, or its cache directory holds, whatever
+        the strategy is now. Never creates anything; problems warn."""
+        if not home_account_ids:
+            return
+        footprint = self._footprint
+        with footprint.lock:
+            for home_account_id in home_account_ids:
+                footprint.records.pop(home_account_id, None)
+        cache = footprint.cache
+        attached = None
+        if cache is not None:
+            cache.forget(home_account_ids)
+            attached = cache.backend.location if cache.backend is not None else None
+        for directory in self._places_to_clean():
+            self._forget_in(directory, home_account_ids, attached)
+
+    def _places_to_clean(self) -> list[CacheDir]:
+        with self._footprint.lock:
+            known = set(self._footprint.directories)
+        if self.cache_dir not in known and os.path.isdir(self.cache_dir):
+            try:
+                self._open_directory(self.cache_dir)
+            except CacheLocationError:
+                pass  # never used by this session, and not safe to open: leave it alone
+        with self._footprint.lock:
+            return list(self._footprint.directories.values())
+
+    def _forget_in(self, directory: CacheDir, ids: set[str], attached: str | None) -> None:
+        """Remove these accounts' records and tokens from `directory` (files that are not
+        there are not created, nor is msal imported for them)."""
+        location = str(directory.path)
         try:
-            directory = self.directory()
+            if directory.signature(ACCOUNTS_NAME) is not None:
+                self._update(
+                    lambda records: [r for r in records if r.home_account_id not in ids],
+                    directory,
+                )
+            self._remove_stale_copies(directory, ids)
+            if not any(directory.signature(n) for n in (PLAINTEXT_NAME, ENCRYPTED_NAME)):
+                return
+            from ._persistence_cache import remove_accounts, stored_backends
+
+            for backend in stored_backends(directory, self._footprint.backends):
+                location = backend.location
+                if location != attached:  # else the live cache did it, under the same lock
+                    remove_accounts(backend, ids)
+        except (OSError, DamagedCache, CacheLocationError) as exc:
+            why = "it could not be read" if isinstance(exc, DamagedCache) else _why(exc)
+            warn(
+                f"nbauth could not remove the signed-out account from the saved sign-in cache "
+                f"{location} ({why}). Delete that file to be sure no token of it is left there."
+            )
+
+    @staticmethod
+    def _remove_stale_copies(directory: CacheDir, ids: set[str]) -> None:
+        """Delete the unreadable copies of the token cache that mention these accounts: they
+        cannot be cleaned entry by entry, and nothing ever reads them."""
+        if not directory.copies_of(PLAINTEXT_NAME):
+            return  # without taking the lock, which creates the lock file
+        with directory.locked():
+            for name in directory.copies_of(PLAINTEXT_NAME):
+                try:
+                    found = directory.read(name)
+                except ValueError:
+                    continue  # not text: not a copy of a JSON cache
+                if found is not None and any(i in found[0] for i in ids):
+                    directory.remove(name)
+
+    def _update(self, change: Any, directory: CacheDir | None = None) -> None:
+        try:
+            directory = directory or self.directory()
             with directory.locked():
                 records = self._read_records(directory)
                 new = change(records)[-_MAX_RECORDS:]
@@ -340,14 +544,13 @@ class Persister:
                     payload = {"version": 1, "accounts": [asdict(r) for r in new]}
                     directory.write(ACCOUNTS_NAME, json.dumps(payload, indent=1))
         except (OSError, CacheLocationError) as exc:
-            why = str(exc) if isinstance(exc, CacheLocationError) else type(exc).__name__
             warn(
-                f"nbauth could not update the record of who signed in ({why}); after a kernel "
-                f"restart you may have to choose the account again."
+                f"nbauth could not update the record of who signed in ({_why(exc)}); after a "
+                f"kernel restart you may have to choose the account again."
             )
 
-    @staticmethod
-    def _read_records(directory: CacheDir) -> list[AccountRecord]:
+    def _read_records(self, directory: CacheDir) -> list[AccountRecord]:
+        """The records in `directory` (call under its lock)."""
         try:
             found = directory.read(ACCOUNTS_NAME)
             if found is None:
@@ -359,11 +562,29 @@ class Persister:
         except CacheLocationError:
             raise
         except ValueError:
-            aside = directory.move_aside(ACCOUNTS_NAME)
-            warn(
-                f"The record of who signed in, {directory.file(ACCOUNTS_NAME)}, could not be "
-                f"read and was moved to {aside}. Run `%azlogin` to sign in again."
-            )
-            return []
+            return self._replace_damaged_records(directory)
         records = [AccountRecord.from_json(item) for item in items]
         return [r for r in records if r is not None]
+
+    def _replace_damaged_records(self, directory: CacheDir) -> list[AccountRecord]:
+        """Move a damaged record file aside; this kernel's own sign-ins are recorded again."""
+        aside = directory.move_aside(ACCOUNTS_NAME)
+        mine: list[AccountRecord] = []
+        if directory is self._directory and self.saves_records:
+            with self._footprint.lock:
+                mine = list(self._footprint.records.values())
+        where = f"{directory.file(ACCOUNTS_NAME)}, could not be read and was moved to {aside}"
+        if not mine:
+            warn(f"The record of who signed in, {where}. Run `%azlogin` to sign in again.")
+            return []
+        payload = {"version": 1, "accounts": [asdict(r) for r in mine]}
+        try:
+            directory.write(ACCOUNTS_NAME, json.dumps(payload, indent=1))
+        except OSError:
+            warn(f"The record of who signed in, {where}. Run `%azlogin` to sign in again.")
+            return []
+        warn(
+            f"The record of who signed in, {where}; this kernel's sign-in is recorded there "
+            f"again. Sign-ins recorded only by stopped kernels are lost (`%azlogin` signs in)."
+        )
+        return mine

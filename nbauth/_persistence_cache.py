@@ -8,9 +8,13 @@ kernels sharing the file:
   directory's cross-process lock as read-latest, apply, write: two kernels signing in different
   accounts at once both end up in the file;
 - a lookup first re-reads the file if someone else replaced it (a stat, not a read, otherwise);
-- a damaged file is moved aside with a warning that never quotes it, and the kernel goes on with
-  an empty cache; a file that cannot be written (disk full, lock held too long) turns
-  persistence off for this kernel with a warning, and the tokens stay in memory.
+- the kernel's memory is the truth, the file a copy: the accounts this kernel is signed in with
+  (`hold`) are never dropped by what is on disk, only by this kernel's own sign-out (`forget`).
+  If another process damages, empties or deletes the file, they are written back, with one
+  warning (a damaged file is moved aside first, and never quoted). Other kernels' sign-ins
+  follow the file: they appear when written there and go when removed;
+- a file that cannot be written (disk full, lock held too long) turns persistence off for this
+  kernel with a warning, and the tokens stay in memory.
 
 Backends: msal-extensions' encrypted persistence (libsecret, Keychain, DPAPI) where the platform
 has it, else a plaintext file readable only by the user, and only if allowed explicitly.
@@ -23,6 +27,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -30,7 +35,14 @@ from typing import Any, Protocol
 import msal
 
 from ._base_errors import ConfigurationError
-from ._persistence_files import CacheDir, CacheLocationError, warn
+from ._persistence_files import (
+    ENCRYPTED_NAME,
+    PLAINTEXT_NAME,
+    CacheDir,
+    CacheLocationError,
+    DamagedCache,
+    warn,
+)
 
 __all__ = [
     "EncryptedBackend",
@@ -40,12 +52,10 @@ __all__ = [
     "PlaintextBackend",
     "TokenCacheBackend",
     "open_token_backend",
+    "remove_accounts",
+    "stored_backends",
 ]
 
-PLAINTEXT_NAME = "token_cache.json"
-# Encrypted stores keep the data elsewhere (keyring) or encrypted (DPAPI); a separate name keeps
-# a plaintext file and an encrypted one from ever being taken for each other.
-ENCRYPTED_NAME = "token_cache.bin"
 
 # Failures that turn persistence off for this kernel instead of failing a sign-in.
 _IO_ERRORS: tuple[type[BaseException], ...] = (OSError, CacheLocationError)
@@ -245,26 +255,29 @@ class PersistentTokenCache(msal.SerializableTokenCache):
         self._backend: TokenCacheBackend | None = None
         self._synced: object | None = None
         self._batch = 0
+        self._held: set[str] = set()
         self.failure: str | None = None
         """Why persistence was turned off for this kernel, if it was."""
+        self.restored: Callable[[], object] | None = None
+        """Called after this kernel's sign-ins were written back to a store that had lost them
+        (the record of who signed in may be gone as well)."""
 
     @property
     def backend(self) -> TokenCacheBackend | None:
         return self._backend
 
     def attach(self, backend: TokenCacheBackend) -> None:
-        """Start saving to `backend`: merge what is stored there with what is in memory."""
+        """Start saving to `backend`: what is stored there, plus this kernel's sign-ins."""
         with self._mutex:
             with backend.locked():
-                stored = self._load_locked(backend)
-                memory = json.loads(super().serialize())
-                merged = {
-                    kind: {**stored.get(kind, {}), **memory.get(kind, {})}
-                    for kind in {*stored, *memory}
-                }
-                super().deserialize(json.dumps(merged))
-                if merged != stored:
-                    self._synced = backend.write(super().serialize())
+                stored, damaged = self._load_locked(backend)
+                # Memory wins here: while detached it may have moved on from the stored copy.
+                changed = self._merge(stored, prefer_memory=True)
+                self._synced = (
+                    backend.write(super().serialize()) if changed else backend.signature()
+                )
+                if damaged is not None:
+                    _report_damage(backend, damaged, rewritten=changed)
             self._backend = backend
             self.failure = None
 
@@ -273,6 +286,27 @@ class PersistentTokenCache(msal.SerializableTokenCache):
         with self._mutex:
             self._backend = None
             self._synced = None
+
+    def hold(self, home_account_id: str) -> None:
+        """This kernel is signed in with this account: what is on disk never drops it."""
+        with self._mutex:
+            self._held.add(home_account_id)
+
+    def forget(self, home_account_ids: set[str]) -> None:
+        """Sign-out: remove these accounts from memory and from the attached store."""
+        with self._mutex:
+            self._held.difference_update(home_account_ids)
+            backend = self._backend
+            if backend is not None:
+                try:
+                    with backend.locked():
+                        self._sync_locked(backend)
+                        if self._drop(home_account_ids):
+                            self._synced = backend.write(super().serialize())
+                    return
+                except _IO_ERRORS as exc:
+                    self._fail(backend, exc)
+            self._drop(home_account_ids)
 
     # -- what msal calls ---------------------------------------------------------------------
 
@@ -347,35 +381,64 @@ class PersistentTokenCache(msal.SerializableTokenCache):
     # -- internals ---------------------------------------------------------------------------
 
     def _sync_locked(self, backend: TokenCacheBackend) -> None:
-        """Re-read the stored cache if someone replaced it since we last read or wrote it."""
-        if backend.signature() == self._synced:
+        """Take in what someone else saved since we last read or wrote the store; write back
+        this kernel's sign-ins if the store lost them (damaged, emptied, deleted)."""
+        signature = backend.signature()
+        if signature == self._synced:
             return
-        super().deserialize(json.dumps(self._load_locked(backend)))
-        self._synced = backend.signature()
-
-    def _load_locked(self, backend: TokenCacheBackend) -> dict[str, Any]:
-        try:
-            text = backend.read()
-            if text is None:
-                return {}
-            data = json.loads(text)
-            if not _well_formed(data):
-                raise ValueError("not a token cache")
-        except CacheLocationError:
-            raise
-        except (ValueError, UnicodeError, OSError) as exc:
-            if isinstance(exc, OSError) and not _is_decryption_error(exc):
-                raise
-            # Never quote the file or the parser's message: both may hold a token.
-            aside = backend.discard_damaged()
-            where = f" It was moved to {aside}." if aside else ""
+        deleted = signature is None and self._synced is not None
+        stored, damaged = self._load_locked(backend)
+        lost = self._merge(stored, prefer_memory=False)
+        self._synced = backend.write(super().serialize()) if lost else backend.signature()
+        if lost and self.restored is not None:
+            self.restored()
+        if damaged is not None:
+            _report_damage(backend, damaged, rewritten=lost)
+        elif lost:
+            what = "was deleted" if deleted else "no longer held this kernel's sign-in"
             warn(
-                f"The saved Azure sign-in cache {backend.location} could not be read (it is "
-                f"damaged or incomplete).{where} Sign in again with `%azlogin`; this kernel "
-                f"works normally meanwhile."
+                f"The saved Azure sign-in cache {backend.location} {what} (another program "
+                f"changed it). This kernel is still signed in and saved its sign-in there "
+                f"again; `%azlogout` signs out and removes it."
             )
-            return {}
-        return data
+
+    def _merge(self, stored: dict[str, Any], *, prefer_memory: bool) -> bool:
+        """Make memory what is stored plus the entries of the accounts this kernel holds
+        (and msal's app metadata, which belongs to no account) that the store lacks; with
+        `prefer_memory`, those entries replace stored ones too. Returns whether the result
+        holds anything the store does not, i.e. whether the store should be written."""
+        memory = json.loads(super().serialize())
+        merged = {kind: dict(entries) for kind, entries in stored.items()}
+        now = time.time()
+        changed = False
+        for kind, entries in memory.items():
+            for key, entry in entries.items():
+                owner = entry.get("home_account_id") if isinstance(entry, dict) else None
+                if owner is not None and owner not in self._held:
+                    continue  # another kernel's: the store decides
+                target = merged.setdefault(kind, {})
+                if key in target and (not prefer_memory or target[key] == entry):
+                    continue
+                if _expired(kind, entry, now):
+                    continue  # msal would drop it at the next lookup anyway
+                target[key] = entry
+                changed = changed or owner is not None or prefer_memory
+        super().deserialize(json.dumps(merged))
+        return changed
+
+    def _drop(self, home_account_ids: set[str]) -> bool:
+        kept, changed = _without(json.loads(super().serialize()), home_account_ids)
+        if changed:
+            super().deserialize(json.dumps(kept))
+        return changed
+
+    def _load_locked(self, backend: TokenCacheBackend) -> tuple[dict[str, Any], str | None]:
+        """The stored cache, and, if it was damaged, where it was moved ('' if nowhere)."""
+        try:
+            return _read_stored(backend), None
+        except DamagedCache:
+            # Never quote the file or the parser's message: both may hold a token.
+            return {}, backend.discard_damaged() or ""
 
     def _fail(self, backend: TokenCacheBackend, exc: BaseException) -> None:
         self._backend = None
@@ -390,6 +453,91 @@ class PersistentTokenCache(msal.SerializableTokenCache):
             f"kernel keeps its sign-in in memory only from now on; check the directory's "
             f"permissions and free space, then run `%azlogin --persist` again."
         )
+
+
+def _read_stored(backend: TokenCacheBackend) -> dict[str, Any]:
+    """The stored cache ({} if there is none); `DamagedCache` if it cannot be read."""
+    try:
+        text = backend.read()
+        if text is None:
+            return {}
+        data = json.loads(text)
+    except CacheLocationError:
+        raise
+    except (ValueError, UnicodeError, OSError) as exc:
+        if isinstance(exc, OSError) and not _is_decryption_error(exc):
+            raise
+        raise DamagedCache() from None
+    if not _well_formed(data):
+        raise DamagedCache()
+    return data
+
+
+def _report_damage(backend: TokenCacheBackend, aside: str, *, rewritten: bool) -> None:
+    where = f" It was moved to {aside}." if aside else ""
+    then = (
+        " This kernel is still signed in and saved its sign-in there again; sign-ins that "
+        "only stopped kernels had saved there are lost (sign in again with `%azlogin`)."
+        if rewritten
+        else " Sign in again with `%azlogin`."
+    )
+    warn(
+        f"The saved Azure sign-in cache {backend.location} could not be read (it is damaged "
+        f"or incomplete).{where}{then}"
+    )
+
+
+def _expired(kind: str, entry: dict[str, Any], now: float) -> bool:
+    if kind != msal.TokenCache.CredentialType.ACCESS_TOKEN:
+        return False
+    try:
+        return int(entry["expires_on"]) < now
+    except (KeyError, TypeError, ValueError):
+        return True
+
+
+def _without(data: dict[str, Any], home_account_ids: set[str]) -> tuple[dict[str, Any], bool]:
+    """`data` (a serialized msal cache) without any entry of these accounts."""
+    kept: dict[str, Any] = {}
+    changed = False
+    for kind, entries in data.items():
+        kept[kind] = {}
+        for key, entry in entries.items():
+            if isinstance(entry, dict) and entry.get("home_account_id") in home_account_ids:
+                changed = True
+            else:
+                kept[kind][key] = entry
+    return kept, changed
+
+
+def stored_backends(
+    directory: CacheDir, known: dict[str, TokenCacheBackend]
+) -> list[TokenCacheBackend]:
+    """The token caches saved in `directory` (`known`: backends already open, by location)."""
+    found: list[TokenCacheBackend] = []
+    for name in (PLAINTEXT_NAME, ENCRYPTED_NAME):
+        location = str(directory.file(name))
+        if directory.signature(name) is None:
+            continue
+        backend = known.get(location)
+        if backend is None and name == PLAINTEXT_NAME:
+            backend = PlaintextBackend(directory)
+        elif backend is None:
+            try:
+                backend = open_token_backend(directory, allow_unencrypted=False)
+            except EncryptionUnavailable:
+                continue  # no store to read it with here
+        found.append(backend)
+    return found
+
+
+def remove_accounts(backend: TokenCacheBackend, home_account_ids: set[str]) -> None:
+    """Remove these accounts from a saved cache no live cache of this kernel is attached to.
+    Raises `DamagedCache` if it cannot be read (it may still hold them: the caller says so)."""
+    with backend.locked():
+        kept, changed = _without(_read_stored(backend), home_account_ids)
+        if changed:
+            backend.write(json.dumps(kept))
 
 
 def _is_decryption_error(exc: OSError) -> bool:

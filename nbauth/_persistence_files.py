@@ -25,9 +25,12 @@ from pathlib import Path
 from ._base_errors import ConfigurationError
 
 __all__ = [
+    "ENCRYPTED_NAME",
+    "PLAINTEXT_NAME",
     "CacheDir",
     "CacheLocationError",
     "CacheLockTimeout",
+    "DamagedCache",
     "PersistenceWarning",
     "Signature",
     "warn",
@@ -42,6 +45,10 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # A token cache holds a handful of accounts; anything this big is not one of ours.
 MAX_FILE_BYTES = 16 * 1024 * 1024
 LOCK_NAME = ".lock"
+PLAINTEXT_NAME = "token_cache.json"
+# Encrypted stores keep the data elsewhere (keyring) or encrypted (DPAPI); a separate name keeps
+# a plaintext file and an encrypted one from ever being taken for each other.
+ENCRYPTED_NAME = "token_cache.bin"
 # A writer holds the lock for a few milliseconds; waiting this long means something is wrong.
 LOCK_TIMEOUT_S = 10.0
 
@@ -53,6 +60,10 @@ class PersistenceWarning(UserWarning):
 class CacheLocationError(ConfigurationError):
     """The sign-in cache directory or one of its files is unsafe to use; the message says why
     and how to fix it."""
+
+
+class DamagedCache(Exception):
+    """A saved file that cannot be read (it never carries the text: that may hold tokens)."""
 
 
 class CacheLockTimeout(OSError):
@@ -245,6 +256,21 @@ class CacheDir:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.file(name))
 
+    def copies_of(self, name: str) -> list[str]:
+        """The copies of `name` nbauth never reads again: moved aside as damaged, or left by a
+        writer that died between writing and renaming (call under the lock: writers hold it
+        while their temporary file exists, so then any that is there is stale)."""
+        try:
+            entries = os.listdir(self.path)
+        except FileNotFoundError:
+            return []
+        return [
+            entry
+            for entry in entries
+            if entry.startswith(f"{name}.corrupt-")
+            or (entry.startswith(f".{name}.") and entry.endswith(".tmp"))
+        ]
+
     # -- the cross-process lock --------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -260,7 +286,13 @@ class CacheDir:
                 finally:
                     self._lock_depth -= 1
                 return
-            fd = self._open(LOCK_NAME, os.O_RDWR | os.O_CREAT, what="lock file")
+            try:
+                fd = self._open(LOCK_NAME, os.O_RDWR | os.O_CREAT, what="lock file")
+            except FileNotFoundError:
+                # Someone deleted the directory (`rm -rf ~/.cache/nbauth`): what this kernel
+                # holds in memory is saved again, in a directory made and checked as at first.
+                self._secure_directory()
+                fd = self._open(LOCK_NAME, os.O_RDWR | os.O_CREAT, what="lock file")
             try:
                 self._check_open_file(fd, self.file(LOCK_NAME))
                 _lock_fd(fd, timeout, self.file(LOCK_NAME))

@@ -12,6 +12,7 @@ Tests construct their own ``Session()`` so they share nothing; notebooks use `se
 from __future__ import annotations
 
 import logging
+import reprlib
 import sys
 import threading
 import time
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _clouds, _log_redaction
+from . import _arguments, _clouds, _log_redaction
 from ._errors import (
     AuthenticationError,
     AuthenticationRequired,
@@ -30,7 +31,9 @@ from ._errors import (
     from_msal_result,
     redact,
 )
+from ._flight import Flight, launch
 from ._hidden import HiddenValues
+from ._http import network_failure
 from ._persistence import AccountRecord, Persistence, PersistenceStatus, Persister
 from ._prompt import print_prompt
 from ._signin import Account, SignIn
@@ -94,13 +97,17 @@ class _Current:
 
 
 def normalize_scopes(scopes: Iterable[str] | str | None, what: str = "scopes") -> tuple[str, ...]:
+    given = scopes
     if isinstance(scopes, str):
         scopes = scopes.split()
-    out = tuple(scopes or ())
+    if isinstance(scopes, Iterable):
+        out = tuple(scopes)
+    else:  # one value of another type (5, True): refused below, not a TypeError
+        out = (scopes,) if scopes is not None else ()
     if not out or not all(isinstance(s, str) and s.strip() for s in out):
         raise ConfigurationError(
             f"{what} must be one or more scope strings, such as "
-            f"'https://management.azure.com/.default'; got {scopes!r}."
+            f"'https://management.azure.com/.default'; got {reprlib.repr(given)}."
         )
     reserved = _RESERVED_SCOPES.intersection(s.lower() for s in out)
     if reserved:
@@ -152,7 +159,11 @@ class MsalAccountSource:
         # msal's access-token cache does not tell CAE tokens from others; ask the network for
         # the first CAE token rather than reuse a non-CAE one (and vice versa via our store).
         force = force_refresh or (enable_cae and not claims)
+        account_id = str(self._msal_account.get("home_account_id"))
+        mark = self._session.sign_out_mark(account_id)
         try:
+            # Callers run this in a thread of its own: msal's frames hold the refresh token
+            # (see nbauth._flight).
             result = app.acquire_token_silent_with_error(
                 list(scopes),
                 self._msal_account,
@@ -161,8 +172,8 @@ class MsalAccountSource:
             )
         except requests.RequestException as exc:
             raise AuthenticationError(
-                f"Could not reach {self.authority_host} to get a token "
-                f"({type(exc).__name__}). Check the network connection and try again."
+                f"{network_failure(self.authority_host, exc)} while getting a token. Check the "
+                f"network connection and try again."
             ) from None
         except ValueError as exc:
             raise AuthenticationError(
@@ -171,6 +182,11 @@ class MsalAccountSource:
             ) from None
         except Exception as exc:  # noqa: BLE001 - see unexpected_msal_error
             raise unexpected_msal_error(self.authority_host, exc) from None
+        if self._session.signed_out_since(account_id, mark):
+            # msal wrote the refreshed tokens back after the sign-out removed them: remove
+            # them again, and hand nothing out. A sign-out wins against every refresh.
+            self._session.forget_msal_account(self._msal_account)
+            raise signed_out_meanwhile(str(self._msal_account.get("username")))
         if result is None:
             raise AuthenticationRequired(
                 f"This kernel no longer holds a sign-in for {self._msal_account.get('username')}. "
@@ -181,7 +197,7 @@ class MsalAccountSource:
             # raising line, and `result` holds the server's text as is.
             error = from_msal_result(result, silent=True)
             raise error
-        fresh = _fresh_token(result)
+        fresh = _fresh_token(result, tenant_id or self.tenant, self._msal_account)
         if fresh is None:
             raise AuthenticationError(
                 f"{self.authority_host} sent a token response nbauth could not use (a missing or "
@@ -240,6 +256,9 @@ class Session:
         # so switching back needs no network.
         self._known: dict[str, _Current] = {}
         self._sign_out_listeners: list[Callable[[Account | None], object]] = []
+        # How many times each account (by home_account_id; "*": every account) was signed out:
+        # work that started before a sign-out compares marks, and throws its tokens away.
+        self._sign_outs: dict[str, int] = {}
         self.interaction_handler: Callable[..., bool] | None = None
         """Called when a token for the signed-in account needs a new sign-in; see `token`."""
 
@@ -314,45 +333,61 @@ class Session:
         options = HiddenValues(options)  # secrets: see nbauth._hidden
         from ._methods import SignInRequest, canonical_name, resolve
 
-        if persistence is not None or allow_unencrypted is not None:
-            self.set_persistence(persistence, allow_unencrypted=allow_unencrypted)
+        # Every argument is checked before anything changes: a refused sign-in leaves the
+        # session's persistence, its pending sign-in and the cloud registry as they were.
         name = canonical_name(method)
-        host = (
-            _clouds.normalize_authority_host(authority_host)
-            if authority_host
-            else self.authority_host
-        )
-        if cloud is not None:
-            host = _cloud_host(cloud, authority_host)
-        if timeout is not None and timeout <= 0:
+        chosen = _login_cloud(cloud, authority_host)
+        if chosen is not None:
+            host = chosen.authority_host
+        elif authority_host:
+            host = _clouds.normalize_authority_host(authority_host)
+        else:
+            host = self.authority_host
+        timeout = _arguments.seconds(timeout)
+        _arguments.flag(wait, "wait")
+        strategy = Persistence.parse(persistence) if persistence is not None else None
+        allow = _arguments.optional_flag(allow_unencrypted, "allow_unencrypted")
+        if prompt is not None and not callable(prompt):
             raise ConfigurationError(
-                f"timeout must be a positive number of seconds; got {timeout!r}."
+                "prompt must be a function that takes a DeviceCodePrompt, or None (print it)."
             )
         request = SignInRequest(
             method=name,
             authority_host=host,
             tenant=_clouds.validate_tenant(tenant or self._tenant or DEFAULT_TENANT),
-            client_id=client_id or self._client_id or DEFAULT_CLIENT_ID,
+            client_id=(
+                _arguments.text(client_id, "client_id", "'04b07795-8ddb-461a-bbee-02f9e1bf7b46'")
+                if client_id
+                else self._client_id or DEFAULT_CLIENT_ID
+            ),
             scopes=normalize_scopes(
-                scopes if scopes is not None else _clouds.cloud_for(host).arm_scope
+                scopes if scopes is not None else (chosen or _clouds.cloud_for(host)).arm_scope
             ),
             prompt=prompt or print_prompt,
-            claims=claims or None,
+            claims=_arguments.text(claims, "claims", "a JSON claims challenge") if claims else None,
             options=MappingProxyType(dict(options)),
         )
+        start = resolve(name)
+        if strategy is not None or allow is not None:
+            self.set_persistence(strategy, allow_unencrypted=allow)
+        else:
+            self._persister.check()  # a bad $NBAUTH_PERSIST*: said before anyone signs in
+        if chosen is not None:
+            _clouds.register(chosen)  # the session follows this cloud (ARM, scopes)
         for option, value in options.items():
             if "secret" in option or "password" in option:
                 _log_redaction.register_secret(value)  # need not look like a token
-        start = resolve(name)
 
+        # The newest sign-in wins, once it exists: a method that refuses its arguments (or
+        # fails to start) leaves a pending sign-in alone. See also track_pending.
         previous = self.pending
-        if previous is not None:
-            previous.cancel()  # the newest sign-in wins
         signin: SignIn | None = None
         try:
             signin = start(self, request)
             with self._lock:
                 self._pending = signin
+            if previous is not None and previous is not signin:
+                previous.cancel()
             if wait:
                 signin.wait(timeout)
         except KeyboardInterrupt:
@@ -374,9 +409,12 @@ class Session:
 
     def track_pending(self, signin: SignIn) -> None:
         """Record `signin` as this session's pending sign-in (sign-in methods call this as soon
-        as the SignIn exists, before showing the prompt or starting a thread)."""
+        as the SignIn exists, before showing the prompt or starting a thread); the one it
+        replaces is cancelled: the newest sign-in wins."""
         with self._lock:
-            self._pending = signin
+            previous, self._pending = self._pending, signin
+        if previous is not None and previous is not signin:
+            previous.cancel()
 
     def _cancelled_message(self, why: str) -> str:
         account = self.account
@@ -401,6 +439,7 @@ class Session:
             self._current = None
             known_ids = set(self._known)
             self._known.clear()
+            self._sign_outs["*"] = self._sign_outs.get("*", 0) + 1
         self._persister.forget(known_ids)
         # A saved cache also holds other kernels' sign-ins: those are not this kernel's to end.
         self._forget_all_msal_accounts(known_ids if self._persister.saves_tokens else None)
@@ -415,6 +454,8 @@ class Session:
         with self._lock:
             entry = self._known_entry(account)
             self._known.pop(entry.account.home_account_id, None)
+            signed_out_id = entry.account.home_account_id
+            self._sign_outs[signed_out_id] = self._sign_outs.get(signed_out_id, 0) + 1
             if (
                 self._current is not None
                 and self._current.account.home_account_id == entry.account.home_account_id
@@ -426,6 +467,15 @@ class Session:
         self._store.clear(lambda key: getattr(key, "account", None) == account_id)
         self._notify_sign_out(entry.account)
         return entry.account
+
+    def sign_out_mark(self, account_id: str) -> tuple[int, int]:
+        """A mark that changes when `account_id` (or every account) is signed out."""
+        sign_outs = self._sign_outs
+        return sign_outs.get("*", 0), sign_outs.get(account_id, 0)
+
+    def signed_out_since(self, account_id: str, mark: tuple[int, int]) -> bool:
+        """Whether `account_id` was signed out since `sign_out_mark` gave `mark`."""
+        return self.sign_out_mark(account_id) != mark
 
     def accounts(self) -> list[Account]:
         """Every account signed in in this session and not signed out, current one included."""
@@ -552,9 +602,12 @@ class Session:
             msal_account=msal_account,
         )
         try:
-            fresh = source.acquire(
-                wanted, tenant_id=None, claims=None, enable_cae=False, force_refresh=False
-            )
+            fresh = launch(  # in a thread of its own: see nbauth._flight
+                lambda: source.acquire(
+                    wanted, tenant_id=None, claims=None, enable_cae=False, force_refresh=False
+                ),
+                name="nbauth-token",
+            ).wait()
         except AuthenticationRequired:
             return None
         home_account_id = str(msal_account["home_account_id"])
@@ -593,15 +646,12 @@ class Session:
         the current setting. ``read_write`` opens the cache at once, so a refusal (no encrypted
         store and no ``allow_unencrypted``, a symbolic link, a file of another user) raises
         here, as a `ConfigurationError` that says what to do; the session is then unchanged.
-        What is already in memory is saved too; switching back to none leaves the disk as is.
+        What is already in memory is saved too; switching back to none leaves the disk as is
+        (a sign-out still removes this kernel's accounts from everything it saved to).
         """
-        old = self._persister
-        new = Persister(
-            persistence if persistence is not None else old.strategy,
-            allow_unencrypted=(
-                old.allow_unencrypted if allow_unencrypted is None else allow_unencrypted
-            ),
-            cache_dir=cache_dir or str(old.cache_dir),
+        # The new persister knows where the old one saved: a later sign-out cleans there too.
+        new = self._persister.replaced(
+            persistence, allow_unencrypted=allow_unencrypted, cache_dir=cache_dir or None
         )
         with self._apps_lock:
             if new.saves_records:
@@ -611,9 +661,11 @@ class Session:
             elif new.saves_tokens:
                 self._msal_cache = new.new_token_cache()
             self._persister = new
-        current = self._current
-        if current is not None and isinstance(current.source, MsalAccountSource):
-            new.remember(current.account)
+        with self._lock:
+            known = list(self._known.values())  # the current account last
+        for entry in known:
+            if isinstance(entry.source, MsalAccountSource):
+                new.remember(entry.account)
 
     def persistence_status(self) -> PersistenceStatus:
         """The strategy, and where and how tokens are saved (``is_encrypted``). No secret."""
@@ -678,29 +730,40 @@ class Session:
         tenant_id: str | None,
         enable_cae: bool,
     ) -> StoredToken:
+        pending = self._pending
+        if pending is not None and not pending.done():
+            self._wait_for_pending(pending)
+        account, mark, outcome = self.begin_token(scopes, claims, tenant_id, enable_cae)
+        entry = outcome if isinstance(outcome, StoredToken) else outcome.wait()
+        return self.still_signed_in(account, mark, entry)
+
+    def begin_token(
+        self,
+        scopes: tuple[str, ...],
+        claims: str | None,
+        tenant_id: str | None,
+        enable_cae: bool,
+    ) -> tuple[Account, tuple[int, int], StoredToken | Flight[StoredToken]]:
+        """The first half of `token` for the current account, which never blocks:
+        (account, sign-out mark, the token or the acquisition in flight). Pass the first two
+        and the token to `still_signed_in`. Does not wait for a pending sign-in."""
         if not scopes:
             raise ConfigurationError(
                 "get_token needs at least one scope, such as 'https://management.azure.com/.default'."
             )
         current = self._current
-        pending = self._pending
-        if pending is not None and not pending.done():
-            self._wait_for_pending(pending)
-            current = self._current
         if current is None:
             raise AuthenticationRequired()
         if tenant_id is not None:
             _clouds.validate_tenant(tenant_id)
+        account_id = current.account.home_account_id
+        mark = self.sign_out_mark(account_id)
         key = TokenKey(
-            tuple(sorted(scopes)),
-            tenant_id or "",
-            claims or "",
-            bool(enable_cae),
-            current.account.home_account_id,
+            tuple(sorted(scopes)), tenant_id or "", claims or "", bool(enable_cae), account_id
         )
         entry = self._store.peek(key) if not claims else None
         if entry is not None:
-            return entry
+            return current.account, mark, entry
         source = current.source
         normalize_scopes(scopes)
 
@@ -713,7 +776,15 @@ class Session:
                 force_refresh=force_refresh,
             )
 
-        return self._store.get(key, acquire, bypass=bool(claims))
+        return current.account, mark, self._store.begin(key, acquire, bypass=bool(claims))
+
+    def still_signed_in(
+        self, account: Account, mark: tuple[int, int], entry: StoredToken
+    ) -> StoredToken:
+        """`entry`, unless `account` was signed out while it was being fetched."""
+        if self.signed_out_since(account.home_account_id, mark):
+            raise signed_out_meanwhile(account.username)
+        return entry
 
     def peek_token(
         self,
@@ -790,7 +861,7 @@ class Session:
         if self._http is None:
             from ._http import build_http_client
 
-            self._http = build_http_client()
+            self._http = build_http_client(clock=self._store.clock)
         return self._http
 
     def public_client(
@@ -829,8 +900,8 @@ class Session:
             )
         except requests.RequestException as exc:
             raise AuthenticationError(
-                f"Could not reach {host} ({type(exc).__name__}). Check the network connection "
-                f"and authority_host, then try again."
+                f"{network_failure(host, exc)}. Check the network connection and "
+                f"authority_host, then try again."
             ) from None
         except ValueError as exc:
             raise _discovery_error(authority, exc) from None
@@ -863,6 +934,13 @@ class Session:
                 self._http.close()
 
 
+def signed_out_meanwhile(username: str) -> AuthenticationRequired:
+    return AuthenticationRequired(
+        f"{username} was signed out while this token was being fetched, so it was thrown away. "
+        f"Run `%azlogin` (or `nbauth.login()`) to sign in again."
+    )
+
+
 def unexpected_msal_error(host: str, exc: Exception) -> AuthenticationError:
     """The error for anything else msal raises: MsalServiceError for an HTTP 5xx, or
     TypeError / IndexError / ... for an answer it could not parse.
@@ -882,48 +960,69 @@ def unexpected_msal_error(host: str, exc: Exception) -> AuthenticationError:
     )
 
 
-def _fresh_token(result: dict[str, Any]) -> FreshToken | None:
-    """msal's success dict as a `FreshToken`, or None if it is malformed.
+def _fresh_token(
+    result: dict[str, Any], tenant: str, msal_account: Mapping[str, Any]
+) -> FreshToken | None:
+    """msal's success dict as a `FreshToken`, or None (the reason logged) if nbauth must not
+    use it: malformed, expired, or a token of another tenant than `tenant` (the one asked for)
+    means for `msal_account`; see `nbauth._token_answers`. The lifetime is clamped.
 
     Returns rather than raises: a frame that holds `result` (tokens) must not be in a
     traceback, which ``%xmode Verbose`` prints with the frame's arguments.
     """
-    try:
-        token = result["access_token"]
-        expires_in = float(result.get("expires_in", 0))
-        refresh_on = result.get("refresh_on")
-        refresh_in = (float(refresh_on) - time.time()) if refresh_on else None
-    except (KeyError, TypeError, ValueError):
-        return None
+    from ._token_answers import (
+        clamped_lifetime,
+        expected_tenant,
+        home_tenant,
+        lifetime_problem,
+        seconds,
+        wrong_tenant,
+    )
+
+    token = result.get("access_token")
     if not isinstance(token, str) or not token:
         return None
-    return FreshToken(token=token, expires_in=expires_in, refresh_in=refresh_in)
+    raw = result.get("expires_in", _UNSTATED_LIFETIME)
+    if raw is _UNSTATED_LIFETIME:  # msal then cached it for expires_on, else 600 s
+        on = seconds(result.get("expires_on"))
+        raw = 600 if on is None else on - time.time()
+    expires_in = seconds(raw)
+    problem = lifetime_problem("expires_in", raw, expires_in) or wrong_tenant(
+        token, expected_tenant(tenant, home_tenant(msal_account.get("home_account_id")))
+    )
+    if problem is not None or expires_in is None:
+        _LOGGER.warning("nbauth did not use the token msal returned: %s.", problem)
+        return None
+    refresh_on = seconds(result.get("refresh_on"))
+    # A refresh time before now or after expiry: the store picks its own.
+    refresh_in = None if refresh_on is None else refresh_on - time.time()
+    return FreshToken(token=token, expires_in=clamped_lifetime(expires_in), refresh_in=refresh_in)
 
 
-def _cloud_host(cloud: _clouds.Cloud | str | Mapping[str, Any], authority_host: str | None) -> str:
-    """The authority host of ``login(cloud=...)`` (registering the cloud); an explicit
+_UNSTATED_LIFETIME = object()
+
+
+def _login_cloud(
+    cloud: _clouds.Cloud | str | Mapping[str, Any] | None, authority_host: str | None
+) -> _clouds.Cloud | None:
+    """The cloud of ``login(cloud=...)``, checked but not yet registered; an explicit
     authority_host must agree with it."""
-    chosen = _clouds.resolve_cloud(cloud)
+    if cloud is None:
+        return None
+    chosen = _clouds.parse_cloud(cloud)
     if authority_host and _clouds.normalize_authority_host(authority_host) != chosen.authority_host:
         raise ConfigurationError(
-            f"cloud={chosen.name!r} signs in at {chosen.authority_host}, but authority_host="
-            f"{authority_host!r} was given too. Pass one of them."
+            f"cloud={_arguments.shown(chosen.name)} signs in at {chosen.authority_host}, but "
+            f"authority_host={_arguments.shown(authority_host)} was given too. Pass one of them."
         )
-    return chosen.authority_host
+    return chosen
 
 
 def _token_tenant(token: str) -> str | None:
     """The ``tid`` claim of a JWT access token, read without verifying (display only)."""
-    import base64
-    import json
+    from ._token_answers import token_tenant
 
-    try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        tid = claims.get("tid")
-        return str(tid) if tid else None
-    except (IndexError, ValueError, AttributeError):
-        return None
+    return token_tenant(token)
 
 
 def _discovery_error(authority: str, exc: ValueError) -> AuthenticationError:
@@ -1011,39 +1110,48 @@ def login(
     import sys
 
     options = HiddenValues(options)  # secrets: see nbauth._hidden
-    kernel_session = session()
-    zmqshell = sys.modules.get("ipykernel.zmqshell")  # never imported just to find out
-    if prompt is None and zmqshell is not None and zmqshell.ZMQInteractiveShell.initialized():
-        from ._ui.display import sign_in as show_sign_in  # Lazy load: only inside a kernel
+    try:
+        # Checked here too: inside a kernel the display starts the sign-in and waits itself.
+        timeout = _arguments.seconds(timeout)
+        _arguments.flag(wait, "wait")
+        kernel_session = session()
+        zmqshell = sys.modules.get("ipykernel.zmqshell")  # never imported just to find out
+        if prompt is None and zmqshell is not None and zmqshell.ZMQInteractiveShell.initialized():
+            from ._ui.display import sign_in as show_sign_in  # Lazy load: only inside a kernel
 
-        return show_sign_in(
-            kernel_session,
-            wait=wait,
-            timeout=timeout,
-            method=method,
+            return show_sign_in(
+                kernel_session,
+                wait=wait,
+                timeout=timeout,
+                method=method,
+                tenant=tenant,
+                client_id=client_id,
+                scopes=scopes,
+                authority_host=authority_host,
+                persistence=persistence,
+                allow_unencrypted=allow_unencrypted,
+                cloud=cloud,
+                **options,
+            )
+        return kernel_session.login(
+            method,
             tenant=tenant,
             client_id=client_id,
             scopes=scopes,
             authority_host=authority_host,
+            wait=wait,
+            timeout=timeout,
+            prompt=prompt,
             persistence=persistence,
             allow_unencrypted=allow_unencrypted,
             cloud=cloud,
             **options,
         )
-    return kernel_session.login(
-        method,
-        tenant=tenant,
-        client_id=client_id,
-        scopes=scopes,
-        authority_host=authority_host,
-        wait=wait,
-        timeout=timeout,
-        prompt=prompt,
-        persistence=persistence,
-        allow_unencrypted=allow_unencrypted,
-        cloud=cloud,
-        **options,
-    )
+    except ConfigurationError as exc:
+        from ._ui.display import one_line  # Lazy load
+
+        # A refused argument is one sentence: IPython shows it without a traceback.
+        raise one_line(exc) from None
 
 
 def logout(all: bool = False) -> None:  # noqa: A002 - public name

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ._arguments import seconds
 from ._errors import AuthenticationError, SignInCancelled, SignInTimeout
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ class SignIn:
         Raises `SignInTimeout` if `timeout` seconds pass while still pending (the sign-in keeps
         going; call ``wait()`` again or ``cancel()``).
         """
+        timeout = seconds(timeout)  # nan would never be reached: see nbauth._arguments
         deadline = None if timeout is None else time.monotonic() + timeout
         while not self._done.is_set():
             remaining = _WAIT_SLICE_S if deadline is None else deadline - time.monotonic()
@@ -152,6 +154,12 @@ class SignIn:
                 self._callbacks.append(fn)
                 return
         self._run_callback(fn)
+
+    def remove_done_callback(self, fn: Callable[[SignIn], object]) -> None:
+        """Forget `fn` (an async waiter that was cancelled must not stay referenced)."""
+        with self._lock:
+            if fn in self._callbacks:
+                self._callbacks.remove(fn)
 
     def __repr__(self) -> str:
         code = f" user_code={self.prompt.user_code}" if self.prompt is not None else ""

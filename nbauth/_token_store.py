@@ -11,6 +11,10 @@ is fresh, and decides in one place when and how to go to the network:
   least `retry_delay_s` (30 s): a flaky network must not turn every call into a request;
 - expired or missing: every caller waits for ONE acquisition, whose failure they all see.
 
+Every acquisition runs in a thread of its own that callers wait on (`nbauth._flight`): the stop
+button interrupts a wait, never the frames that hold a refresh token, and async callers await the
+same acquisition without occupying a thread.
+
 The clock is injectable so tests can move time; acquisitions themselves are real.
 """
 
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ._base_errors import redact
+from ._flight import Flight, scrubbed
 
 __all__ = ["FreshToken", "StoredToken", "TokenKey", "TokenStore"]
 
@@ -65,30 +70,6 @@ class StoredToken:
     after a failed early refresh."""
 
 
-class _Flight:
-    """One in-flight acquisition that other callers can wait on."""
-
-    __slots__ = ("_done", "result", "error", "retry")
-
-    def __init__(self) -> None:
-        self._done = threading.Event()
-        self.result: StoredToken | None = None
-        self.error: BaseException | None = None
-        self.retry = False
-
-    def finish(
-        self,
-        result: StoredToken | None = None,
-        error: BaseException | None = None,
-        retry: bool = False,
-    ) -> None:
-        self.result, self.error, self.retry = result, error, retry
-        self._done.set()
-
-    def wait(self) -> None:
-        self._done.wait()
-
-
 Acquire = Callable[[bool], FreshToken]
 """Called with ``force_refresh``: True when the store holds a token for the key but wants a
 new one (the library's own cache may still consider the old one valid)."""
@@ -106,7 +87,7 @@ class TokenStore:
         self._refresh_margin_s = refresh_margin_s
         self._retry_delay_s = retry_delay_s
         self._entries: dict[Hashable, StoredToken] = {}
-        self._flights: dict[Hashable, _Flight] = {}
+        self._flights: dict[Hashable, Flight[StoredToken]] = {}
         self._lock = threading.Lock()
         # Bumped by clear(): an acquisition that started before a sign-out must not store its
         # token afterwards.
@@ -144,10 +125,39 @@ class TokenStore:
             entry = self._entries.get(key)
             if entry is not None and self._clock() < entry.next_attempt_at:
                 return entry
-        while True:
-            outcome = self._slow_get(key, acquire, bypass)
-            if outcome is not None:
-                return outcome
+        outcome = self.begin(key, acquire, bypass=bypass)
+        return outcome if isinstance(outcome, StoredToken) else outcome.wait()
+
+    def begin(
+        self, key: Hashable, acquire: Acquire, *, bypass: bool = False
+    ) -> StoredToken | Flight[StoredToken]:
+        """`get` without waiting: the token if a caller may use it now, else the acquisition
+        in flight for `key` (started here if there is none) that will bring it.
+
+        The acquisition runs in a thread of its own (see `nbauth._flight`): the stop button
+        interrupts a caller's wait, never msal's frames, and an interrupted wait leaves the
+        acquisition to finish and store its token for the next call.
+        """
+        with self._lock:
+            entry = None if bypass else self._entries.get(key)
+            now = self._clock()
+            if entry is not None and now < entry.next_attempt_at:
+                return entry
+            still_valid = entry is not None and now < entry.expires_on
+            flight = self._flights.get(key)
+            if flight is not None:
+                # Someone is refreshing: a still-valid token serves meanwhile.
+                return entry if still_valid and entry is not None else flight
+            flight = self._flights[key] = Flight()
+            generation = self._generation
+        kept = entry if still_valid else None
+        threading.Thread(
+            target=self._fly,
+            args=(key, flight, acquire, entry is not None, kept, generation),
+            name="nbauth-token",
+            daemon=True,
+        ).start()
+        return flight
 
     def clear(self, predicate: Callable[[Hashable], bool] | None = None) -> int:
         """Drop stored tokens (those whose key matches `predicate`, or all); returns how many."""
@@ -164,67 +174,52 @@ class TokenStore:
 
     # -- the slow path ----------------------------------------------------------------------
 
-    def _slow_get(self, key: Hashable, acquire: Acquire, bypass: bool) -> StoredToken | None:
-        with self._lock:
-            entry = None if bypass else self._entries.get(key)
-            now = self._clock()
-            if entry is not None and now < entry.next_attempt_at:
-                return entry
-            still_valid = entry is not None and now < entry.expires_on
-            flight = self._flights.get(key)
-            if flight is not None:
-                if still_valid:
-                    return entry  # someone is refreshing; this one is still good
-                leader = False
-            else:
-                flight = self._flights[key] = _Flight()
-                leader = True
-            generation = self._generation
-
-        if not leader:
-            flight.wait()
-            if flight.retry:
-                return None  # the leader was interrupted; try again (maybe as the leader)
-            if flight.error is not None:
-                raise flight.error
-            return flight.result
-
+    def _fly(
+        self,
+        key: Hashable,
+        flight: Flight[StoredToken],
+        acquire: Acquire,
+        force_refresh: bool,
+        still_valid: StoredToken | None,
+        generation: int,
+    ) -> None:
+        """One acquisition, in its own thread; always settles `flight`."""
         try:
-            fresh = acquire(entry is not None)
-        except Exception as exc:
-            if still_valid:
-                assert entry is not None
-                kept = self._keep_after_failed_refresh(key, entry, exc, generation)
-                flight.finish(result=kept)
-                return kept
+            try:
+                stored = self._stored(acquire(force_refresh))
+            except BaseException as exc:  # noqa: BLE001 - every failure settles the flight
+                if still_valid is not None:
+                    flight.finish(
+                        result=self._keep_after_failed_refresh(key, still_valid, exc, generation)
+                    )
+                    return
+                with self._lock:
+                    self._flights.pop(key, None)
+                flight.finish(error=scrubbed(exc))
+                return
             with self._lock:
                 self._flights.pop(key, None)
-            flight.finish(error=exc)
-            raise
-        except BaseException:
-            # KeyboardInterrupt / SystemExit belong to the thread that got them; the others
-            # start over.
-            with self._lock:
-                self._flights.pop(key, None)
-            flight.finish(retry=True)
-            raise
-
-        stored = self._stored(fresh)
-        with self._lock:
-            self._flights.pop(key, None)
-            if generation == self._generation:
-                self._entries[key] = stored
-        flight.finish(result=stored)
-        return stored
+                if generation == self._generation:
+                    self._entries[key] = stored
+            flight.finish(result=stored)
+        finally:
+            if not flight.done():  # keeping the old token failed: waiters must still wake
+                with self._lock:
+                    self._flights.pop(key, None)
+                flight.finish(error=RuntimeError("The token request ended unexpectedly."))
 
     def _stored(self, fresh: FreshToken) -> StoredToken:
+        """`fresh` as stored: its lifetime clamped, a nonsense refresh time replaced by the
+        default. Raises for a token that is expired or has no lifetime: it is never handed
+        out (the caller keeps a still-valid older token, or reports the error)."""
         now = self._clock()
-        expires_on = now + fresh.expires_in
-        if fresh.refresh_in is not None:
-            refresh_on = now + fresh.refresh_in
+        expires_in = _usable_lifetime(fresh.expires_in)
+        expires_on = now + expires_in
+        refresh_in = fresh.refresh_in
+        if refresh_in is not None and 0 < refresh_in < expires_in:  # False for NaN too
+            refresh_on = now + refresh_in
         else:
-            refresh_on = expires_on - min(self._refresh_margin_s, fresh.expires_in / 2)
-        refresh_on = min(refresh_on, expires_on)
+            refresh_on = expires_on - min(self._refresh_margin_s, expires_in / 2)
         return StoredToken(fresh.token, expires_on, refresh_on, next_attempt_at=refresh_on)
 
     def _keep_after_failed_refresh(
@@ -241,8 +236,25 @@ class TokenStore:
             "Could not refresh an access token early (%s: %s). Still using the current one, "
             "which is valid for %d more seconds; next attempt in %d seconds.",
             type(exc).__name__,
-            redact(exc).splitlines()[0] if str(exc) else "no details",
+            redact(exc).splitlines()[0][:300] if str(exc) else "no details",
             max(0, int(entry.expires_on - now)),
             max(0, int(retry_at - now)),
         )
         return kept
+
+
+def _usable_lifetime(expires_in: object) -> float:
+    """`expires_in` capped at `MAX_TOKEN_LIFETIME_S`; raises `AuthenticationError` if the token
+    has expired or the value is no number. Sources check their answers with better words; this
+    is the last line, for every source."""
+    from ._token_answers import MAX_TOKEN_LIFETIME_S, MIN_TOKEN_LIFETIME_S, shown
+
+    lifetime = None if isinstance(expires_in, bool) else expires_in
+    if isinstance(lifetime, (int, float)) and lifetime >= MIN_TOKEN_LIFETIME_S:  # not NaN
+        return min(float(lifetime), float(MAX_TOKEN_LIFETIME_S))
+    from ._errors import AuthenticationError  # Lazy load: azure-core, loaded by every source
+
+    raise AuthenticationError(
+        f"The token source gave a token that cannot be used (expires_in={shown(expires_in)}: "
+        f"expired, or no lifetime). Try again; if it persists, sign in again with `%azlogin`."
+    )

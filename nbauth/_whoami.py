@@ -31,7 +31,7 @@ class TokenExpiry:
 
     @property
     def expired(self) -> bool:
-        return self.expires_on <= time.time()
+        return not self.expires_on > time.time()  # NaN, no time at all, counts as expired
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,28 @@
 """The async twin of NotebookCredential, for ``.aio`` Azure SDK clients.
 
-Same session, same token store. A fresh token is returned without leaving the event loop;
-anything that needs the network (or waits for a pending sign-in) runs in a worker thread, so
-the notebook's loop never blocks and no nested event loop is needed. Concurrent calls for the
-same token still share one request: the store's single-flight is thread-based.
+Same session, same token store. A fresh token is returned without leaving the event loop.
+Anything that needs the network runs in the token store's own thread (one per acquisition, shared
+by every caller, sync or async); waiting for it, or for a pending sign-in, parks on a
+done-callback. So the notebook's loop never blocks, no nested event loop is needed, nbauth never
+occupies the loop's default executor (aiohttp needs it for getaddrinfo), and a cancelled await
+(``asyncio.wait_for`` timing out) holds nothing afterwards.
+
+One difference from the sync credential: no inline re-prompt. A card waiting for a person cannot
+run inside the event loop; `AuthenticationRequired` names ``%azlogin`` instead.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING, Any
 
 from ._credential import _session_or_default, access_token, access_token_info
+from ._flight import until_done
+from ._token_store import StoredToken
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
 
     from ._session import Session
-    from ._token_store import StoredToken
 
 __all__ = ["AsyncNotebookCredential"]
 
@@ -50,13 +55,15 @@ class AsyncNotebookCredential:
         )
         if entry is not None:
             return entry
-        return await asyncio.to_thread(
-            self._session.token,
-            scopes,
-            claims=claims,
-            tenant_id=tenant_id,
-            enable_cae=enable_cae,
-        )
+        session = self._session
+        pending = session.pending
+        if pending is not None:
+            # Its outcome does not matter here: whoever is signed in afterwards is asked.
+            await until_done(pending.add_done_callback, pending.remove_done_callback)
+        account, mark, outcome = session.begin_token(scopes, claims, tenant_id, enable_cae)
+        if not isinstance(outcome, StoredToken):
+            outcome = await outcome.wait_async()
+        return session.still_signed_in(account, mark, outcome)
 
     async def get_token(
         self,

@@ -1,4 +1,4 @@
-"""The benchmark's request counts (issue 6, rows 2 and 4), asserted exactly.
+"""The benchmark's request counts (refresh-storm, request-counts), asserted exactly.
 
 The measurements are the benchmark's own functions (benchmarks/refresh_storm.py,
 benchmarks/request_counts.py), run against the test emulator; only counts are asserted here,
@@ -40,8 +40,6 @@ def test_azlogin_request_counts_first_second_resource_second_sign_in(emulator, e
 
 
 def test_restarted_kernel_with_a_persisted_cache_makes_at_most_one_request(emulator, emu_admin):
-    if not request_counts.nbauth_persistence_available():
-        pytest.skip("`%azlogin --persist` (issue 5) does not exist yet")
     count, note = request_counts.nbauth_restarted_kernel(emulator, emu_admin)
 
     assert count is not None, note

@@ -67,13 +67,27 @@ def test_default_is_none_and_environment_chooses_otherwise(cache_dir, monkeypatc
 
 
 def test_bad_environment_values_name_the_variable(cache_dir, monkeypatch):
+    """Raised where the setting is needed, not when the persister (the session) is made:
+    signing out must work whatever the environment says."""
     monkeypatch.setenv("NBAUTH_PERSIST", "sometimes")
+    persister = Persister(cache_dir=cache_dir)
+    assert not persister.saves_records and not persister.saves_tokens
     with pytest.raises(ConfigurationError, match=r"\$NBAUTH_PERSIST must be one of"):
-        Persister(cache_dir=cache_dir)
+        persister.check()
+    with pytest.raises(ConfigurationError, match="none, read_write, reauth; got 'sometimes'"):
+        persister.strategy  # noqa: B018 - the property raises
+    persister.forget({"someone.tenant"})
+    assert not cache_dir.exists()
+    # Chosen explicitly, the environment's strategy does not matter.
+    assert persister.replaced("reauth").strategy.value == "reauth"
+
     monkeypatch.setenv("NBAUTH_PERSIST", "read_write")
     monkeypatch.setenv("NBAUTH_PERSIST_ALLOW_UNENCRYPTED", "perhaps")
     with pytest.raises(ConfigurationError, match=r"\$NBAUTH_PERSIST_ALLOW_UNENCRYPTED must be"):
-        Persister(cache_dir=cache_dir)
+        Persister(cache_dir=cache_dir).check()
+    # ... nor the flag when no token is saved, or when it is given.
+    Persister("none", cache_dir=cache_dir).check()
+    assert Persister(allow_unencrypted=True, cache_dir=cache_dir).allow_unencrypted is True
     monkeypatch.setenv("NBAUTH_PERSIST_ALLOW_UNENCRYPTED", "yes")
     assert Persister(cache_dir=cache_dir).allow_unencrypted is True
 

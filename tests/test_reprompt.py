@@ -22,16 +22,10 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     sign_in,
     token_requests,
 )
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from nbauth._errors import AuthenticationRequired, SignInCancelled, SignInDeclined
 from nbauth._reprompt import InlineReprompt, can_prompt, install
-
-
-@pytest.fixture
-def shell():
-    return InteractiveShell.instance()
 
 
 @pytest.fixture

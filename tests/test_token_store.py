@@ -215,32 +215,33 @@ def test_a_clear_during_an_acquisition_wins():
     assert len(store) == 0
 
 
-def test_keyboard_interrupt_in_the_leader_lets_a_waiter_take_over():
+def test_an_interrupted_wait_leaves_the_acquisition_to_finish_for_everyone():
+    """The stop button interrupts the caller's wait, never the acquisition (which runs in its
+    own thread, holding the refresh token): a waiter gets its token, and so does the next call,
+    without a second request."""
+    import signal
+
     store = TokenStore(clock=Clock())
     started, release = threading.Event(), threading.Event()
+    calls: list[bool] = []
 
-    def interrupted(force: bool) -> FreshToken:
+    def slow(force: bool) -> FreshToken:
+        calls.append(force)
         started.set()
         release.wait(5)
-        raise KeyboardInterrupt
+        return FreshToken("ok", 3600)
 
     results: list[str] = []
-    leader_error: list[BaseException] = []
-
-    def leader():
-        try:
-            store.get("k", interrupted)
-        except KeyboardInterrupt as exc:
-            leader_error.append(exc)
-
-    t1 = threading.Thread(target=leader)
-    t1.start()
-    started.wait(5)
-    t2 = threading.Thread(
-        target=lambda: results.append(store.get("k", lambda f: FreshToken("ok", 3600)).token)
+    waiter = threading.Thread(
+        target=lambda: (started.wait(5), results.append(store.get("k", slow).token))
     )
-    t2.start()
+    main = threading.main_thread().ident
+    threading.Timer(0.3, signal.pthread_kill, args=(main, signal.SIGINT)).start()
+    waiter.start()
+    with pytest.raises(KeyboardInterrupt):
+        store.get("k", slow)  # the leader, on the main thread, as a cell would be
     release.set()
-    t1.join(5)
-    t2.join(5)
-    assert leader_error and results == ["ok"]
+    waiter.join(5)
+    assert results == ["ok"]
+    assert store.get("k", slow).token == "ok"
+    assert len(calls) == 1

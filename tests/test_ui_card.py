@@ -21,18 +21,12 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
 ipywidgets = pytest.importorskip("ipywidgets")
 pytest.importorskip("anywidget")
 
-from IPython.core.interactiveshell import InteractiveShell  # noqa: E402
 from IPython.utils.capture import capture_output  # noqa: E402
 
 from nbauth._prompt import DeviceCodePrompt  # noqa: E402
 from nbauth._ui import display as ui_display  # noqa: E402
 from nbauth._ui.badge import BadgeInfo, badge_text, signed_in_badge  # noqa: E402
 from nbauth._ui.device_code_card import DeviceCodeCard  # noqa: E402
-
-
-@pytest.fixture
-def shell():
-    return InteractiveShell.instance()
 
 
 def start_card(nbsession, *, blocking=False, **kwargs) -> ui_display.SignInDisplay:

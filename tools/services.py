@@ -4,13 +4,16 @@
 - Azurite (Azure Storage) over HTTPS with a certificate from the emulator's CA, accepting the
   emulator's tokens (`--oauth basic`).
 
-Both run as child processes; `Services.stop()` (or leaving the `with` block) ends them.
+Both run as child processes, each leading its own process group; `Services.stop()` (or leaving
+the `with` block) ends them, and `stop_children()` ends every child this program started.
+`stop_on_signals()` makes SIGTERM, SIGINT and SIGHUP end a program that starts them cleanly.
 `Services.env` (and `notebook_env` for a test's own emulator) is what a kernel needs to run the
 tutorials against them; the tutorials treat `NBAUTH_EMULATOR_ADMIN_URL` as "emulator here".
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -31,6 +34,95 @@ DEMO_CONTAINER = "demo"
 
 EMULATOR_FLAG = "NBAUTH_EMULATOR_ADMIN_URL"
 """Set only when a kernel runs against the emulator: the tutorials guard admin calls with it."""
+
+
+class Stopped(BaseException):
+    """A signal asked this program to end; raised in the main thread so every `finally` runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+_children: list[subprocess.Popen] = []
+_held = False  # True while a child is being started or the children are being stopped
+_pending_signal: int | None = None
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    global _pending_signal
+    if _held:  # raising now could lose a child between its fork and `_children.append`
+        _pending_signal = signum
+        return
+    raise Stopped(signum)
+
+
+def stop_on_signals() -> None:
+    """Turn SIGTERM, SIGINT and SIGHUP into `Stopped`. Call it before starting any child: a
+    signal's default action would end this process at once and leave the children running."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:  # nohup (Binder) asked to ignore it
+            signal.signal(signum, _on_signal)
+
+
+def spawn(cmd: list[str], **popen_kwargs) -> subprocess.Popen:
+    """Start `cmd` in its own session (a Ctrl-C in the terminal reaches only us, and stopping
+    its process group also stops what it started), recorded for `stop_children()`."""
+    global _held
+    _held = True
+    try:
+        proc = subprocess.Popen(cmd, start_new_session=True, **popen_kwargs)
+        _children.append(proc)
+    finally:
+        _held = False
+    _raise_pending_signal()
+    return proc
+
+
+def _raise_pending_signal() -> None:
+    global _pending_signal
+    if _pending_signal is not None:
+        signum, _pending_signal = _pending_signal, None
+        raise Stopped(signum)
+
+
+def stop_processes(procs: list[subprocess.Popen], timeout: float = 10.0) -> None:
+    """SIGTERM each process group, then SIGKILL the groups still there after `timeout`."""
+    global _held
+    held_before, _held = _held, True  # a second Ctrl-C must not leave a child half-stopped
+    try:
+        live = [proc for proc in reversed(procs) if proc.returncode is None]
+        for proc in live:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in live:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+                proc.wait()
+    finally:
+        _held = held_before
+    for proc in procs:
+        if proc in _children:
+            _children.remove(proc)
+
+
+def stop_children(timeout: float = 10.0) -> None:
+    """Stop every child `spawn` started; also runs at exit, whatever way this program ends."""
+    stop_processes(list(_children), timeout)
+
+
+atexit.register(stop_children)
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    # Only while the leader is not reaped: until then its pid, so its group id, cannot be reused.
+    if proc.returncode is None:
+        try:
+            os.killpg(proc.pid, signum)
+        except ProcessLookupError:
+            pass
 
 
 def free_port() -> int:
@@ -93,15 +185,7 @@ class Services:
         return env
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_processes(self.procs)
         self.procs.clear()
 
     def __enter__(self) -> Services:
@@ -148,9 +232,7 @@ def _start_emulator(services: Services, *, auto_approve, seed, quiet, extra_args
         cmd += ["--seed", seed]
     cmd += extra_args or []
     out = open(log, "wb") if quiet else None  # noqa: SIM115 - owned by the child process
-    proc = subprocess.Popen(
-        cmd, stdout=out, stderr=subprocess.STDOUT if quiet else None, start_new_session=True
-    )
+    proc = spawn(cmd, stdout=out, stderr=subprocess.STDOUT if quiet else None)
     services.procs.append(proc)
     _wait_for(ready.exists, "the nbauth emulator", proc, 60, log)
     services.info = json.loads(ready.read_text())
@@ -176,13 +258,11 @@ def start_azurite(info: dict, workdir: Path, *, quiet: bool = True) -> tuple[sub
         cmd.append("--silent")
     env = {**os.environ, **info.get("env", {})}
     out = open(log, "wb") if quiet else None  # noqa: SIM115 - owned by the child process
-    proc = subprocess.Popen(
-        cmd, stdout=out, stderr=subprocess.STDOUT if quiet else None, env=env, start_new_session=True
-    )
+    proc = spawn(cmd, stdout=out, stderr=subprocess.STDOUT if quiet else None, env=env)
     try:
         _wait_for(lambda: _port_open(port), "Azurite", proc, 60, log)
     except BaseException:
-        proc.kill()
+        stop_processes([proc])
         raise
     return proc, f"https://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
 
@@ -239,26 +319,23 @@ def _main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-azurite", action="store_true")
     args = parser.parse_args(argv)
 
-    services = start(workdir=args.workdir, azurite=not args.no_azurite, auto_approve=args.auto_approve)
-    if services.blob_url:
-        seed_storage(services.blob_url, services.env)
-    stop = False
-
-    def request_stop(*_: object) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop_on_signals()  # before the first child, so a SIGTERM during start-up stops it too
     try:
+        services = start(
+            workdir=args.workdir, azurite=not args.no_azurite, auto_approve=args.auto_approve
+        )
+        if services.blob_url:
+            seed_storage(services.blob_url, services.env)
         lines = [f"export {k}={shlex.quote(v)}" for k, v in sorted(services.env.items())]
         tmp = Path(args.env_file + ".tmp")
         tmp.write_text("\n".join(lines) + "\n")
         tmp.replace(args.env_file)
-        while not stop and all(p.poll() is None for p in services.procs):
+        while all(p.poll() is None for p in services.procs):
             time.sleep(0.5)
+    except Stopped:
+        pass
     finally:
-        services.stop()
+        stop_children()
     return 0
 
 

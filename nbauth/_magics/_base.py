@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class
 from traitlets import Any as AnyTrait
 from traitlets import CaselessStrEnum, default
 
+from .._base_errors import ConfigurationError
 from .._ui import display as ui_display
 
 if TYPE_CHECKING:
@@ -40,3 +44,24 @@ class SessionMagics(Magics):
         super().__init__(shell=shell, **kwargs)
         if session is not None:
             self.session = session
+        for table in self.magics.values():
+            for name, magic in table.items():
+                table[name] = _usage_errors(magic)
+
+
+def _usage_errors(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """`magic`, with any `ConfigurationError` it lets through shown as one line.
+
+    A bad setting (``$NBAUTH_PERSIST=sometimes``) can surface wherever the session is used,
+    including magics that have no input of their own to check, such as ``%azwhoami``; IPython
+    shows a `UsageError` as its message, where anything else gets a traceback.
+    """
+
+    @functools.wraps(magic)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return magic(*args, **kwargs)
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
+
+    return run

@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 
 from .._base_errors import ConfigurationError, NbauthError
 from .._ui import display as ui_display
 from ._base import SessionMagics
+from ._parsing import parse
 
 if TYPE_CHECKING:
     from .._session import Session
@@ -90,7 +91,7 @@ class AccountMagics(SessionMagics):
         from .._accounts import logout_account, use_account
         from .._ui.account_picker import accounts_text
 
-        args = parse_argstring(self.azaccount, line)
+        args = parse(self.azaccount, line)
         chosen = [f"--{name}" for name in ("use", "logout", "list") if getattr(args, name)]
         if len(chosen) > 1:
             raise UsageError(
@@ -163,7 +164,7 @@ class AccountMagics(SessionMagics):
         """
         from .._subscriptions import current_subscription, set_subscription
 
-        args = parse_argstring(self.azsubscription, line)
+        args = parse(self.azsubscription, line)
         if args.set and args.list:
             raise UsageError("Use either --set or --list, not both.")
         if args.set and args.filter:

@@ -13,11 +13,13 @@ names that look like secrets.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import keyword
 import os
 import re
 import sys
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -25,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import StdinNotImplementedError, UsageError
 from IPython.core.magic import line_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import (
     Bool,
     CaselessStrEnum,
@@ -36,11 +38,13 @@ from traitlets import (
 )
 
 from .. import _clouds
+from .._arguments import shown
 from .._base_errors import ConfigurationError
 from .._hidden import HiddenValues
 from .._methods import available, canonical_name
 from .._ui import display as ui_display
 from ._base import SessionMagics
+from ._parsing import parse
 
 if TYPE_CHECKING:
     from .._session import Session
@@ -133,13 +137,32 @@ def _method_name(value: str) -> str:
         ) from None
 
 
-def _variable_name(value: str) -> str:
-    if not value.isidentifier() or keyword.iskeyword(value):
+# IPython's history names that the display hook creates as it goes (_, __, _i, _ii, _i3, _3).
+_HISTORY_NAME = re.compile(r"_+|_i+|_i?\d+")
+
+
+def _variable_name(value: str, shell: Any) -> str:
+    """``--var``: a Python name that is not IPython's or Python's own.
+
+    Returned NFKC-normalized, as Python reads names in a cell: ``ｃred`` is ``cred`` there.
+    """
+    name = unicodedata.normalize("NFKC", value)
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise UsageError(
             f"--var needs a Python variable name (letters, digits, underscores, not starting "
-            f"with a digit), such as 'credential' or 'cred'; got {value!r}."
+            f"with a digit), such as 'credential' or 'cred'; got {shown(value)}."
         )
-    return value
+    hidden = getattr(shell, "user_ns_hidden", None) or {}
+    if name in hidden or _HISTORY_NAME.fullmatch(name) or name.startswith("__"):
+        owner = "IPython's own"
+    elif name in vars(builtins):
+        owner = "Python's built-in"
+    else:
+        return name
+    raise UsageError(
+        f"--var {name} would replace {owner} {name}; choose another name, such as 'credential' "
+        f"or 'cred'."
+    )
 
 
 def _cloud(value: str) -> _clouds.Cloud:
@@ -148,12 +171,13 @@ def _cloud(value: str) -> _clouds.Cloud:
     key = text.lower().replace("-", "").replace("_", "")
     if key not in _clouds.CLOUD_NAMES and not (text.endswith(".json") or os.path.isfile(text)):
         raise UsageError(
-            f"Unknown cloud {value!r}. %azlogin accepts --cloud {_cloud_names()}, or the path "
-            f"of a JSON file describing a cloud (authority_host, arm_endpoint; an nbauth "
+            f"Unknown cloud {shown(value)}. %azlogin accepts --cloud {_cloud_names()}, or the "
+            f"path of a JSON file describing a cloud (authority_host, arm_endpoint; an nbauth "
             f"emulator's ready file works too)."
         )
     try:
-        return _clouds.resolve_cloud(text)
+        # Registered only once the whole line is accepted (see LoginMagics.azlogin).
+        return _clouds.parse_cloud(text)
     except ConfigurationError as exc:
         raise UsageError(str(exc)) from None
 
@@ -166,8 +190,10 @@ def parse_option(text: str) -> tuple[str, Any]:
     name, sep, raw = text.partition("=")
     name = name.strip()
     if not sep or not name.isidentifier():
+        # Not repeated: without a NAME= the text may be the value itself, a secret.
         raise UsageError(
-            f"--option needs NAME=VALUE, such as --option subscription=<id>; got {text!r}."
+            "--option needs NAME=VALUE, with NAME a Python name, such as --option "
+            "subscription=<id>."
         )
     lowered = name.lower()
     if lowered not in _NOT_SECRETS and any(word in lowered for word in _SECRET_WORDS):
@@ -257,6 +283,11 @@ def _resume(request: LoginRequest) -> bool:
     from .._errors import AuthenticationError
 
     session = request.session
+    pending = session.pending
+    if pending is not None:
+        # The newest %azlogin wins, silent or not: a forgotten --no-wait sign-in must not
+        # keep every credential call waiting for it. (A sign-in cancels it itself.)
+        pending.cancel()
     try:
         account = session.sign_in_silently(
             username=request.account,
@@ -503,44 +534,48 @@ class LoginMagics(SessionMagics):
             In [17]: from azure.storage.blob import BlobServiceClient
             In [18]: BlobServiceClient(url, credential=credential)
         """
-        args = parse_argstring(self.azlogin, line)
+        args = parse(self.azlogin, line)
+        # Everything is checked, and the password asked for, before anything changes: a
+        # refusal leaves the kernel as it was (the pending sign-in, the variable, persistence).
         method = _method_name(args.method) if args.method else self.method
-        var = _variable_name(args.var)
+        var = _variable_name(args.var, self.shell)
         request = self._request(args, method)
-        # Asked before anything changes, so that a refusal leaves the kernel as it was.
+        persistence = self._persistence(args)
         secrets = HiddenValues(  # a traceback may print this frame's variables: nbauth._hidden
             {"password": _ask_password(request.options["username"])}
             if method == "username_password"
             else {}
         )
-        pending = request.session.pending
-        if pending is not None:
-            # The newest %azlogin wins, silent or not: a forgotten --no-wait sign-in must not
-            # keep every credential call waiting for it.
-            pending.cancel()
-        self.shell.user_ns[var] = request.session.credential()
         from .._errors import AuthenticationError  # here, not at %load_ext: it loads azure-core
 
         try:
-            self._apply_persistence(request.session, args)
+            if persistence is not None:
+                strategy, allow = persistence
+                # A refusal (no encrypted store, an unsafe directory) changes nothing.
+                request.session.set_persistence(strategy, allow_unencrypted=allow)
+            if request.cloud is not None:
+                _clouds.register(request.cloud)
             _login(request, **secrets)
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
         except AuthenticationError as exc:
             raise ui_display.one_line(exc) from None
+        self.shell.user_ns[var] = request.session.credential()
 
-    def _apply_persistence(self, session: Session, args: Any) -> None:
-        """--persist / --allow-unencrypted, else the config settings, else leave as is."""
+    def _persistence(self, args: Any) -> tuple[Any, bool | None] | None:
+        """--persist / --allow-unencrypted, else the config settings, checked: the arguments
+        for `Session.set_persistence`, or None to leave it as is."""
         strategy = args.persist if args.persist is not None else self.persist
         allow = True if args.allow_unencrypted or self.allow_unencrypted else None
         if strategy is None and allow is None:
-            return
+            return None
         from .._persistence import Persistence
 
-        session.set_persistence(
-            Persistence.parse(strategy, "--persist") if strategy is not None else None,
-            allow_unencrypted=allow,
-        )
+        try:
+            parsed = Persistence.parse(strategy, "--persist") if strategy is not None else None
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
+        return parsed, allow
 
     def _request(self, args: Any, method: str) -> LoginRequest:
         session = self.session
@@ -553,7 +588,8 @@ class LoginMagics(SessionMagics):
                 )
             if "@" not in args.account:
                 raise UsageError(
-                    f"--account needs a username such as alice@contoso.com; got {args.account!r}."
+                    f"--account needs a username such as alice@contoso.com; got "
+                    f"{shown(args.account)}."
                 )
         options = self._options(args, method)
         try:
@@ -632,7 +668,7 @@ class LoginMagics(SessionMagics):
             In [1]: %azlogout
             In [2]: %azlogout --all
         """
-        args = parse_argstring(self.azlogout, line)
+        args = parse(self.azlogout, line)
         session = self.session
         before = session.account
         session.logout(all=args.all)
@@ -656,7 +692,10 @@ class LoginMagics(SessionMagics):
             In [2]: nbauth.whoami()            # the same, as a value
         """
         if line.strip():
-            raise UsageError(f"%azwhoami takes no arguments; got {line.strip()!r}.")
+            # What was typed is not repeated: it may be a secret (see ._parsing).
+            raise UsageError(
+                "%azwhoami takes no arguments; `nbauth.whoami()` is the same as a value."
+            )
         from IPython.display import display
 
         from .._whoami import whoami

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._arguments import seconds
 from .._errors import ConfigurationError
 from ._unavailable import MethodUnavailable
 
@@ -30,6 +31,7 @@ __all__ = [
 
 DEFAULT_PROCESS_TIMEOUT_S = 10
 """azure-identity's default: the Azure CLI can take seconds to start on a cold machine."""
+MAX_PROCESS_TIMEOUT_S = 86_400
 
 
 def find_tool(*names: str) -> str | None:
@@ -55,12 +57,14 @@ def tool_missing(method: str, what: str, fix: str, *names: str) -> MethodUnavail
 def process_timeout(request: SignInRequest) -> int:
     """The ``process_timeout`` option (seconds the tool may take), or the default."""
     value = request.options.get("process_timeout", DEFAULT_PROCESS_TIMEOUT_S)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    what = f"Option 'process_timeout' of sign-in method {request.method!r}"
+    limit = seconds(value, what, optional=False)
+    if limit is None or limit > MAX_PROCESS_TIMEOUT_S:
+        # subprocess cannot wait longer than a C int of milliseconds; a tool is stuck by then.
         raise ConfigurationError(
-            f"Option 'process_timeout' of sign-in method {request.method!r} must be a positive "
-            f"number of seconds."
+            f"{what} must be a number of seconds from 1 to {MAX_PROCESS_TIMEOUT_S}."
         )
-    return max(1, int(value))
+    return max(1, int(limit))
 
 
 def sign_in_with_tool(

@@ -5,7 +5,10 @@ auth files and explicit secrets/certificates are all "ask a credential for a tok
 already does each of them well, so nbauth wraps its credentials instead of re-implementing them.
 This module holds what those methods share:
 
-- `IdentitySource`: the session's `TokenSource` over any azure-identity credential;
+- `IdentitySource`: the session's `TokenSource` over any azure-identity credential; it refuses
+  a token that has expired or is of another tenant than asked for (`nbauth._token_answers`);
+- `network_kwargs` / `identity_kwargs`: the same bound on every request as msal's
+  (`nbauth._http`);
 - `translate_error`: the one place where azure-identity's exceptions become nbauth's
   (``CredentialUnavailableError`` -> `MethodUnavailable`, saying what to install / set / run;
   ``ClientAuthenticationError`` -> `EntraError` through `from_msal_result` when Entra answered,
@@ -38,9 +41,16 @@ from .._errors import (
     from_msal_result,
     redact,
 )
-from .._http import CONNECT_TIMEOUT_S, READ_TIMEOUT_S
+from .._http import describe_network_failure, http_timeouts
 from .._session import DEFAULT_CLIENT_ID
 from .._signin import Account, SignIn
+from .._token_answers import (
+    expected_tenant,
+    lifetime_problem,
+    seconds,
+    token_tenant,
+    wrong_tenant,
+)
 from .._token_store import FreshToken
 from ._unavailable import MethodUnavailable
 
@@ -65,6 +75,12 @@ __all__ = [
 _LOGGER = logging.getLogger("nbauth")
 
 _AADSTS = re.compile(r"AADSTS\d+")
+# What Python's int() and float() say about text or values that are no number.
+_NOT_A_NUMBER = (
+    "invalid literal for int()",
+    "could not convert string to float",
+    "cannot convert float",
+)
 # Tokens asked for at sign-in are reused by the first get_token if they have this much life.
 _PRIMED_MIN_LIFETIME_S = 300.0
 
@@ -76,20 +92,31 @@ def identity_kwargs(authority_host: str) -> dict[str, Any]:
     """Keyword arguments for an azure-identity credential that talks to Entra ID itself.
 
     No instance discovery for hosts that are not Microsoft's (an emulator, a private cloud):
-    azure-identity would ask login.microsoftonline.com about the host first. Timeouts as for
-    msal (`nbauth._http`), and ``$NBAUTH_CA_BUNDLE`` like every other nbauth request.
+    azure-identity would ask login.microsoftonline.com about the host first. Network bounds
+    as for msal (`network_kwargs`), and ``$NBAUTH_CA_BUNDLE`` like every other nbauth request.
     """
-    kwargs: dict[str, Any] = {
-        "authority": authority_host,
-        "connection_timeout": CONNECT_TIMEOUT_S,
-        "read_timeout": READ_TIMEOUT_S,
-    }
+    kwargs: dict[str, Any] = {"authority": authority_host, **network_kwargs()}
     if not _clouds.uses_instance_discovery(authority_host):
         kwargs["disable_instance_discovery"] = True
     bundle = os.environ.get("NBAUTH_CA_BUNDLE")
     if bundle:
         kwargs["connection_verify"] = bundle
     return kwargs
+
+
+def network_kwargs() -> dict[str, Any]:
+    """azure-core settings that give every request of an azure-identity credential the same
+    bound as msal's (`nbauth._http`): its timeouts, and no second attempt after a request got
+    no answer or no connection (azure-core's default retries both three times, so a stalled
+    endpoint would cost four times the timeout). Answers such as HTTP 429/503 are still
+    retried as azure-identity decides."""
+    connect_s, read_s = http_timeouts()
+    return {
+        "connection_timeout": connect_s,
+        "read_timeout": read_s,
+        "retry_connect": 0,
+        "retry_read": 0,
+    }
 
 
 def explicit_tenant(request: SignInRequest) -> str | None:
@@ -139,6 +166,9 @@ def translate_error(exc: BaseException, *, method: str, label: str, fix: str) ->
         )
     if isinstance(exc, CredentialUnavailableError):
         return MethodUnavailable(method, _first_line(message) or f"{label} gave no token", fix)
+    failure = describe_network_failure(label, exc)
+    if failure is not None:
+        return AuthenticationError(f"{failure}. Check the network connection and try again.")
     if isinstance(exc, ClientAuthenticationError):
         body = _entra_body(exc)
         if body is not None:
@@ -147,13 +177,32 @@ def translate_error(exc: BaseException, *, method: str, label: str, fix: str) ->
         if found:
             # azure-identity keeps only Entra's description ("Authentication failed: AADSTS...")
             return from_msal_result({"error_description": message[found.start() :]})
+        if _not_a_number(message):  # msal's int() of the answer, wrapped by azure-identity
+            return _lifetime_not_a_number(label, message)
         return AuthenticationError(
             f"{label} could not get a token: {_first_line(message)[:300]} {fix}".strip()
         )
+    if isinstance(exc, (ValueError, OverflowError)) and _not_a_number(message):
+        # int() / float() of the answer's expires_on, expires_in or refresh_in failed: the
+        # server's fault, not the caller's (whose values azure-identity checks with words).
+        return _lifetime_not_a_number(label, message)
     if isinstance(exc, ValueError):
         return ConfigurationError(f"{label} refused the request: {_first_line(message)[:300]}")
     return AuthenticationError(
         f"{label} failed unexpectedly ({type(exc).__name__}: {_first_line(message)[:200]}). {fix}"
+    )
+
+
+def _not_a_number(message: str) -> bool:
+    return any(words in message for words in _NOT_A_NUMBER)
+
+
+def _lifetime_not_a_number(label: str, message: str) -> AuthenticationError:
+    found = min(message.find(words) for words in _NOT_A_NUMBER if words in message)
+    return AuthenticationError(
+        f"{label} sent a token answer whose lifetime (expires_on, expires_in or refresh_in) "
+        f"is not a number ({_first_line(message[found:])[:80]}). Try again; if it persists, "
+        f"the service is broken."
     )
 
 
@@ -262,6 +311,8 @@ class IdentitySource:
         self._fix = fix
         self._primed: tuple[tuple[Any, ...], Any] | None = None
         self._lock = threading.Lock()
+        self._tenant: str | None = None
+        """The tenant of the sign-in's token: the account's, which later tokens must share."""
 
     def __repr__(self) -> str:
         return f"<IdentitySource {self.method}: {self.label}>"
@@ -271,11 +322,18 @@ class IdentitySource:
             "An nbauth token source is live state of this kernel and cannot be pickled."
         )
 
-    def first_token(self, scopes: tuple[str, ...], *, claims: str | None = None) -> Any:
-        """A token for `scopes`, kept for the first matching `acquire`; the sign-in's proof."""
+    def first_token(
+        self, scopes: tuple[str, ...], *, claims: str | None = None, tenant: str | None = None
+    ) -> Any:
+        """A token for `scopes`, kept for the first matching `acquire`; the sign-in's proof.
+        ``tenant``: the tenant the sign-in named, which the token must be for."""
         info = self._request(scopes, tenant_id=None, claims=claims, enable_cae=False)
+        problem = _unusable(info, _wanted_tenant(tenant, None), time.time())
+        if problem is not None:
+            raise AuthenticationError(self._refusal(problem))
         with self._lock:
             self._primed = ((tuple(scopes), None, claims, False), info)
+            self._tenant = token_tenant(info.token)
         return info
 
     def acquire(
@@ -300,11 +358,21 @@ class IdentitySource:
             info = primed[1]
         else:
             info = self._request(scopes, tenant_id=tenant_id, claims=claims, enable_cae=enable_cae)
-        refresh_on = getattr(info, "refresh_on", None)
+        problem = _unusable(info, _wanted_tenant(tenant_id, self._tenant), now)
+        if problem is not None:
+            raise AuthenticationError(self._refusal(problem))
+        refresh_on = seconds(getattr(info, "refresh_on", None))
         return FreshToken(
             token=info.token,
+            # Checked by _unusable; the store clamps what is too long.
             expires_in=float(info.expires_on) - now,
-            refresh_in=(float(refresh_on) - now) if refresh_on else None,
+            refresh_in=None if refresh_on is None else refresh_on - now,
+        )
+
+    def _refusal(self, problem: str) -> str:
+        return (
+            f"{self.label} gave a token nbauth cannot use: {problem}. Try again; if it "
+            f"persists, sign in again (`%azlogin`)."
         )
 
     def _request(
@@ -348,6 +416,22 @@ class IdentitySource:
                 close()
             except Exception:  # noqa: BLE001 - signing out must not fail
                 _LOGGER.debug("closing %s failed", self.label, exc_info=True)
+
+
+def _wanted_tenant(tenant_id: str | None, account_tenant: str | None) -> str | None:
+    """The tenant ID a token must be for: the one asked for (if an ID), else the account's."""
+    if tenant_id:
+        return expected_tenant(tenant_id, None)
+    return account_tenant.lower() if account_tenant else None
+
+
+def _unusable(info: Any, tenant: str | None, now: float) -> str | None:
+    """Why the token in azure-identity's `info` must not be used, or None: its ``expires_on``
+    is no time or already past (`nbauth._token_answers`), or it is for another tenant."""
+    raw = getattr(info, "expires_on", None)
+    expires_on = seconds(raw)
+    expires_in = None if expires_on is None else expires_on - now
+    return lifetime_problem("expires_on", raw, expires_in) or wrong_tenant(info.token, tenant)
 
 
 # -- accounts of principals that are not people -----------------------------------------------
@@ -431,7 +515,9 @@ def sign_in_with(
     """
     method = request.method
     source = IdentitySource(credential, method=method, label=label, fix=fix)
-    info = source.first_token(scopes or request.scopes, claims=request.claims)
+    info = source.first_token(
+        scopes or request.scopes, claims=request.claims, tenant=explicit_tenant(request)
+    )
     account = principal_account(
         info.token,
         method=method,

@@ -132,6 +132,8 @@ def read_auth_file(given: str | os.PathLike | Mapping[str, Any]) -> AuthFile:
         raise ConfigurationError(f"{where} does not exist. {FIX}") from None
     except OSError as exc:
         raise ConfigurationError(f"{where} cannot be read ({exc.strerror}).") from None
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{where} is not a text file. {FIX}") from None
     try:
         fields = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -139,6 +141,8 @@ def read_auth_file(given: str | os.PathLike | Mapping[str, Any]) -> AuthFile:
         raise ConfigurationError(
             f"{where} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})."
         ) from None
+    except RecursionError:  # json's parser recurses once per nested bracket
+        raise ConfigurationError(f"{where} nests too deeply to be an auth file. {FIX}") from None
     if not isinstance(fields, dict):
         raise ConfigurationError(f"{where} must hold a JSON object. {FIX}")
     if os.name == "posix" and mode & stat.S_IROTH:

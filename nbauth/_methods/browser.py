@@ -84,6 +84,8 @@ def start(session: Session, request: SignInRequest) -> SignIn:
 
     import requests  # Lazy load
 
+    from .._http import network_failure
+
     app = session.public_client(f"{request.authority_host}/{request.tenant}", request.client_id)
     state = RedirectListener.new_state()
     listener = RedirectListener(state)
@@ -107,8 +109,8 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     except requests.RequestException as exc:
         listener.close()
         raise AuthenticationError(
-            f"Could not reach {request.authority_host} to start the sign-in "
-            f"({type(exc).__name__}). Check the network connection and try again."
+            f"{network_failure(request.authority_host, exc)} while starting the sign-in. "
+            f"Check the network connection and try again."
         ) from None
     except BaseException:
         listener.close()
@@ -165,6 +167,8 @@ def _complete(
 ) -> None:
     import requests  # Lazy load
 
+    from .._http import network_failure
+
     response = listener.wait(LIFETIME_S)
     listener.close()
     if signin.cancel_requested.is_set():
@@ -184,8 +188,8 @@ def _complete(
         signin.fail(
             _signin.FAILED,
             AuthenticationError(
-                f"Lost contact with {request.authority_host} while finishing the sign-in "
-                f"({type(exc).__name__}). Check the network connection and try again."
+                f"{network_failure(request.authority_host, exc)} while finishing the "
+                f"sign-in. Check the network connection and try again."
             ),
         )
         return

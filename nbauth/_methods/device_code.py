@@ -49,6 +49,8 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     """Request a device code, show the prompt, start polling; return the pending SignIn."""
     import requests  # Lazy load
 
+    from .._http import network_failure
+
     authority = f"{request.authority_host}/{request.tenant}"
     app = session.public_client(authority, request.client_id)
     try:
@@ -57,8 +59,8 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         )
     except requests.RequestException as exc:
         raise AuthenticationError(
-            f"Could not reach {request.authority_host} to start the sign-in "
-            f"({type(exc).__name__}). Check the network connection and try again."
+            f"{network_failure(request.authority_host, exc)} while starting the sign-in. "
+            f"Check the network connection and try again."
         ) from None
     except ValueError as exc:
         raise AuthenticationError(

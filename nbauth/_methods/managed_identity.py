@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from . import check_options
 from ._identity_source import (
     explicit_client_id,
+    network_kwargs,
     short_id,
     sign_in_with,
     string_options,
@@ -154,7 +155,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
 
     with translated(METHOD, LABEL, FIX):
         credential = ManagedIdentityCredential(
-            client_id=client_id, identity_config=identity_config or None
+            client_id=client_id, identity_config=identity_config or None, **network_kwargs()
         )
     where = endpoint_kind() or "IMDS"
     return sign_in_with(

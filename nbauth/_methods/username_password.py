@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from .. import _signin
 from .._errors import AuthenticationError, ConfigurationError, from_msal_result, redact
-from .._http import keep_authority_port
+from .._http import keep_authority_port, network_failure
 from .._signin import SignIn
 from . import check_options
 from ._msal_account import succeed
@@ -75,8 +75,8 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         signin.fail(
             _signin.FAILED,
             AuthenticationError(
-                f"Could not reach {request.authority_host} to sign in ({type(exc).__name__}). "
-                f"Check the network connection and try again."
+                f"{network_failure(request.authority_host, exc)} while signing in. Check the "
+                f"network connection and try again."
             ),
         )
         return signin

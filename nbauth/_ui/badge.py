@@ -53,9 +53,14 @@ def method_label(method: str) -> str:
 
 
 def format_time(epoch: float, now: float | None = None) -> str:
-    """``19:42`` (today) or ``2026-11-23 19:42``, in the kernel's local time zone."""
+    """``19:42`` (today) or ``2026-11-23 19:42``, in the kernel's local time zone; ``an unknown
+    time`` for what is no time (NaN, years beyond the calendar): a server may send anything,
+    and showing it must not fail."""
     now = time.time() if now is None else now
-    local, today = time.localtime(epoch), time.localtime(now)
+    try:
+        local, today = time.localtime(epoch), time.localtime(now)
+    except (OverflowError, ValueError, OSError, TypeError):
+        return "an unknown time"
     same_day = local[:3] == today[:3]
     return (
         time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", local)
@@ -82,7 +87,7 @@ def badge_info(
     wanted = tuple(scopes or (session.cloud.arm_scope,))
     try:
         expires_on = session.token(wanted).expires_on
-    except (NbauthError, OSError, ValueError):
+    except (NbauthError, OSError, ValueError, ArithmeticError):
         expires_on = None
     return BadgeInfo(
         username=account.username,

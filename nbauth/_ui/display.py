@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._arguments import seconds
 from .._hidden import HiddenValues
 from .links import escape
 from .text import (
@@ -332,6 +333,8 @@ def sign_in(
     login_kwargs = HiddenValues(login_kwargs)  # method options hold secrets: nbauth._hidden
     from .._errors import AuthenticationError, SignInCancelled, SignInTimeout
 
+    # Before the sign-in starts: Session.login never sees this timeout (it is waited for here).
+    timeout = seconds(timeout)
     display: SignInDisplay | None = None
     try:
         display = start_sign_in(

@@ -7,6 +7,9 @@ import signal
 import sys
 import threading
 
+from ._emulator import Emulator
+from ._seed import SeedError
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -70,9 +73,6 @@ def _summary(info: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from . import Emulator
-    from ._seed import SeedError
-
     stop = threading.Event()
 
     def on_signal(signum, frame):  # noqa: ARG001 - signal handler signature

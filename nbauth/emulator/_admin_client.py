@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -29,8 +30,14 @@ class EmulatorAdmin:
         return f"EmulatorAdmin({self.admin_url!r})"
 
     def call(self, method: str, path: str, body: dict | None = None) -> Any:
+        # Python's JSON, not requests' strict one: a fault may patch NaN or Infinity into an
+        # answer, as a broken server might send them (Python's and msal's parsers accept them).
         response = self._session.request(
-            method, f"{self.admin_url}/{path.lstrip('/')}", json=body, timeout=self._timeout
+            method,
+            f"{self.admin_url}/{path.lstrip('/')}",
+            data=None if body is None else json.dumps(body),
+            headers=None if body is None else {"Content-Type": "application/json"},
+            timeout=self._timeout,
         )
         if response.status_code >= 400:
             try:

@@ -6,26 +6,17 @@ Plain server-rendered HTML over http on loopback, every value escaped.
 from __future__ import annotations
 
 import html
-import string
-from importlib import resources
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from . import _approval
 from ._context import EmulatorContext
+from ._pages import page
 from ._state import AdminError
 
-_TEMPLATE = string.Template(
-    resources.files(__package__).joinpath("device_login.html").read_text(encoding="utf-8")
-)
-
 e = html.escape
-
-
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_TEMPLATE.substitute(title=e(title), body=body), status_code=status)
 
 
 def _code_form(error: str = "", code: str = "") -> str:
@@ -61,16 +52,16 @@ def device_page_routes(ctx: EmulatorContext) -> list[Route]:
             return None, "That code was not found. Check the code shown by your app and try again."
 
     async def enter_code(request: Request) -> Response:
-        return _page("Enter code", _code_form(code=request.query_params.get("otc", "")))
+        return page("Enter code", _code_form(code=request.query_params.get("otc", "")))
 
     async def submit_code(request: Request) -> Response:
         form = await request.form()
         user_code = str(form.get("otc", "")).strip()
         if not user_code:
-            return _page("Enter code", _code_form("Enter the code shown by your app."), 400)
+            return page("Enter code", _code_form("Enter the code shown by your app."), 400)
         code, error = lookup(user_code)
         if code is None:
-            return _page("Enter code", _code_form(error, user_code), 400)
+            return page("Enter code", _code_form(error, user_code), 400)
         tenant = directory.tenant(code.tenant_id) if code.tenant_id else None
         where = tenant.display_name if tenant else "your organization"
         users = _approval.eligible_users(ctx, code)
@@ -80,7 +71,7 @@ def device_page_routes(ctx: EmulatorContext) -> list[Route]:
             for i, u in enumerate(users)
         )
         app = directory.app_name(code.client_id)
-        return _page(
+        return page(
             "Pick an account",
             f"""
   <h1>Pick an account</h1>
@@ -102,12 +93,12 @@ def device_page_routes(ctx: EmulatorContext) -> list[Route]:
         action = form.get("action")
         code, error = lookup(user_code)
         if code is None:
-            return _page("Enter code", _code_form(error, user_code), 400)
+            return page("Enter code", _code_form(error, user_code), 400)
         app = directory.app_name(code.client_id)
         try:
             if action == "decline":
                 _approval.decline(ctx, user_code)
-                return _page(
+                return page(
                     "Declined",
                     f"<h1>Sign-in declined</h1><p>You declined to sign in to <b>{e(app)}</b> on your device. You may now close this window.</p>",
                 )
@@ -115,9 +106,9 @@ def device_page_routes(ctx: EmulatorContext) -> list[Route]:
                 return RedirectResponse("/devicelogin", status_code=303)
             approved = _approval.approve(ctx, str(form.get("username", "")), user_code)
         except AdminError as exc:
-            return _page("Enter code", _code_form(str(exc), user_code), 400)
+            return page("Enter code", _code_form(str(exc), user_code), 400)
         user = directory.user(approved.username or "")
-        return _page(
+        return page(
             "Signed in",
             f"""<h1>You're signed in</h1>
   <p>{e(user.username if user else "")}</p>

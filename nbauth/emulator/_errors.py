@@ -6,9 +6,45 @@ import datetime as dt
 import uuid
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 NO_STORE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
+
+
+class EntraFailure(Exception):
+    """An Entra error to answer with (AADSTS code, OAuth error, message, HTTP status).
+
+    Grants and client authentication raise it; each route turns it into Entra's error shape at
+    one place (``response``).
+    """
+
+    def __init__(
+        self, code: int, error: str, message: str, status: int = 400, **extra: object
+    ) -> None:
+        super().__init__(message)
+        self.code, self.error, self.message, self.status = code, error, message, status
+        self.extra = extra
+
+    def response(self, request: Request) -> Response:
+        return entra_error(request, self.code, self.error, self.message, self.status, **self.extra)
+
+
+def missing_parameter(name: str) -> EntraFailure:
+    return EntraFailure(
+        900144,
+        "invalid_request",
+        f"The request body must contain the following parameter: '{name}'.",
+    )
+
+
+def bad_assertion_signature(exc: Exception) -> EntraFailure:
+    """A client assertion (certificate or federated) that fails its JWT checks."""
+    return EntraFailure(
+        700027,
+        "invalid_client",
+        f"Client assertion failed signature validation. ({type(exc).__name__})",
+        status=401,
+    )
 
 
 def correlation_id(request: Request) -> str:

@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ._context import EmulatorContext
+from ._errors import EntraFailure, bad_assertion_signature
 from ._seed import ServicePrincipal
 
 TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"
@@ -113,8 +114,6 @@ def verify_federated_assertion(ctx: EmulatorContext, assertion: str, sp: Service
     """True if `assertion` is a valid federated token for `sp`; False if it is not a federated
     token at all (a certificate assertion names the app itself as issuer); raises
     ``EntraFailure`` for a federated token Entra would refuse."""
-    from ._grants import EntraFailure  # _grants imports this module's caller side lazily too
-
     try:
         unverified = jwt.decode(assertion, options={"verify_signature": False})
     except jwt.PyJWTError:
@@ -167,12 +166,7 @@ def verify_federated_assertion(ctx: EmulatorContext, assertion: str, sp: Service
             status=401,
         ) from None
     except jwt.PyJWTError as exc:
-        raise EntraFailure(
-            700027,
-            "invalid_client",
-            f"Client assertion failed signature validation. ({type(exc).__name__})",
-            status=401,
-        ) from None
+        raise bad_assertion_signature(exc) from None
     return True
 
 

@@ -1,51 +1,26 @@
-"""The token endpoint's grants and client authentication, answering like Entra.
+"""The token endpoint's grants, answering like Entra.
 
 Each grant either returns the JSON body of a successful token response or raises
-``EntraFailure``, which the route turns into Entra's error shape at one place.
+``EntraFailure``, which the route turns into Entra's error shape at one place. How a confidential
+client proves itself is ``_client_auth``'s job; the authorization-code grant lives with the codes
+it redeems (``_authorization_codes``).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 import time
-from urllib.parse import unquote_plus
 
-import jwt
 from starlette.requests import Request
-from starlette.responses import Response
 
+from ._client_auth import authenticate_client, missing_client_credentials
 from ._context import EmulatorContext
-from ._errors import entra_error
-from ._seed import ServicePrincipal, Tenant, User
+from ._errors import EntraFailure, missing_parameter
+from ._seed import Tenant, User
 from ._tokens import RESERVED_SCOPES, ResourceScopes, ScopeError, client_info, parse_scopes
 
 MULTI_TENANT = ("organizations", "common")
 GRANT_DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-class EntraFailure(Exception):
-    """An Entra error to answer with (AADSTS code, OAuth error, message, HTTP status)."""
-
-    def __init__(
-        self, code: int, error: str, message: str, status: int = 400, **extra: object
-    ) -> None:
-        super().__init__(message)
-        self.code, self.error, self.message, self.status = code, error, message, status
-        self.extra = extra
-
-    def response(self, request: Request) -> Response:
-        return entra_error(request, self.code, self.error, self.message, self.status, **self.extra)
-
-
-def missing_parameter(name: str) -> EntraFailure:
-    return EntraFailure(
-        900144,
-        "invalid_request",
-        f"The request body must contain the following parameter: '{name}'.",
-    )
 
 
 class TokenGrants:
@@ -81,12 +56,7 @@ class TokenGrants:
         if client_id.lower() in self.directory.public_clients:
             return
         if self.directory.service_principal(client_id.lower()) is not None:
-            raise EntraFailure(
-                7000218,
-                "invalid_client",
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-                status=401,
-            )
+            raise missing_client_credentials()
         raise unknown_client(client_id, self.tenant_name(segment, tenant))
 
     def user_tenant(self, user: User, tenant: Tenant | None, client_id: str) -> str:
@@ -293,12 +263,7 @@ class TokenGrants:
         sp = self.directory.service_principal(client_id)
         if sp is None:
             if client_id in self.directory.public_clients:
-                raise EntraFailure(
-                    7000218,
-                    "invalid_client",
-                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-                    status=401,
-                )
+                raise missing_client_credentials()
             raise unknown_client(client_id, self.tenant_name(segment, tenant))
         if tenant is None:
             raise EntraFailure(
@@ -308,7 +273,7 @@ class TokenGrants:
             )
         if tenant.tenant_id != sp.tenant_id:
             raise unknown_client(client_id, tenant.display_name)
-        with_certificate = self.authenticate_client(form, request, sp)
+        with_certificate = authenticate_client(self.ctx, form, request, sp)
         scope = form.get("scope", "")
         parts = scope.split()
         if len(parts) != 1 or not parts[0].endswith("/.default"):
@@ -328,85 +293,6 @@ class TokenGrants:
             "access_token": token,
         }
 
-    def authenticate_client(self, form, request: Request, sp: ServicePrincipal) -> bool:
-        """True when the client proved itself with a certificate, False for a secret."""
-        secret = form.get("client_secret") or _basic_auth_secret(request, sp.client_id)
-        assertion = form.get("client_assertion")
-        if assertion:
-            if form.get("client_assertion_type") != ASSERTION_TYPE:
-                raise EntraFailure(
-                    7000219,
-                    "invalid_request",
-                    "'client_assertion' or 'client_secret' is required for confidential clients; client_assertion_type must be 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'.",
-                )
-            from ._federation import verify_federated_assertion  # workload identity
-
-            if not verify_federated_assertion(self.ctx, assertion, sp):
-                self.verify_assertion(assertion, sp, request)
-            return True
-        if secret:
-            if not secrets.compare_digest(secret.encode(), sp.client_secret.encode()):
-                raise EntraFailure(
-                    7000215,
-                    "invalid_client",
-                    f"Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{sp.client_id}'.",
-                    status=401,
-                )
-            return False
-        raise EntraFailure(
-            7000218,
-            "invalid_client",
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            status=401,
-        )
-
-    def verify_assertion(self, assertion: str, sp: ServicePrincipal, request: Request) -> None:
-        cert = sp.certificate
-        try:
-            header = jwt.get_unverified_header(assertion)
-        except jwt.PyJWTError:
-            raise EntraFailure(
-                700027,
-                "invalid_client",
-                "Client assertion failed signature validation.",
-                status=401,
-            ) from None
-        sent = [t for t in (header.get("x5t#S256"), header.get("x5t")) if isinstance(t, str)]
-        if cert is None or not {_thumbprint_bytes(t) for t in sent} & {
-            cert.sha1_thumbprint,
-            cert.sha256_thumbprint,
-        }:
-            raise EntraFailure(
-                700027,
-                "invalid_client",
-                f"The certificate with identifier used to sign the client assertion is not registered on application. [Reason - The key was not found., Thumbprint of key used by client: '{sent[0] if sent else ''}'.]",
-                status=401,
-            )
-        token_endpoint = str(request.url.replace(query="")).rstrip("/")
-        audiences = {token_endpoint, f"{self.ctx.authority_host}/{sp.tenant_id}/oauth2/v2.0/token"}
-        try:
-            claims = jwt.decode(
-                assertion,
-                cert.public_key,
-                algorithms=["RS256", "PS256"],
-                audience=sorted(audiences),
-                options={"require": ["exp", "iss", "sub", "aud"]},
-            )
-        except jwt.PyJWTError as exc:
-            raise EntraFailure(
-                700027,
-                "invalid_client",
-                f"Client assertion failed signature validation. ({type(exc).__name__})",
-                status=401,
-            ) from None
-        if claims["iss"].lower() != sp.client_id or claims["sub"].lower() != sp.client_id:
-            raise EntraFailure(
-                700023,
-                "invalid_client",
-                "Client assertion audience claim does not match Realm issuer.",
-                status=401,
-            )
-
 
 def unknown_client(client_id: str, directory_name: str) -> EntraFailure:
     return EntraFailure(
@@ -417,32 +303,3 @@ def unknown_client(client_id: str, directory_name: str) -> EntraFailure:
         "or consented to by any user in the tenant. You may have sent your authentication request to "
         "the wrong tenant.",
     )
-
-
-def _thumbprint_bytes(value: str) -> bytes | None:
-    """x5t values are base64url, with or without padding (msal pads them)."""
-    try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (ValueError, binascii.Error):
-        return None
-
-
-def _basic_auth(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("basic "):
-        return None
-    try:
-        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-    except ValueError:
-        return None
-    return unquote_plus(user), unquote_plus(password)
-
-
-def basic_auth_client(request: Request) -> str | None:
-    pair = _basic_auth(request)
-    return pair[0] if pair else None
-
-
-def _basic_auth_secret(request: Request, client_id: str) -> str | None:
-    pair = _basic_auth(request)
-    return pair[1] if pair and pair[0].lower() == client_id else None

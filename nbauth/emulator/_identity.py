@@ -15,16 +15,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-from ._authorize import GRANT_AUTHORIZATION_CODE, AuthorizeFlow
+from ._authorization_codes import GRANT_AUTHORIZATION_CODE, AuthorizationCodes
+from ._authorize import AuthorizeFlow
+from ._client_auth import basic_auth_client
 from ._context import EmulatorContext
-from ._errors import NO_STORE
-from ._grants import (
-    GRANT_DEVICE_CODE,
-    EntraFailure,
-    TokenGrants,
-    basic_auth_client,
-    missing_parameter,
-)
+from ._errors import NO_STORE, EntraFailure, missing_parameter
+from ._grants import GRANT_DEVICE_CODE, TokenGrants
 
 _ENDPOINTS = (
     ("POST", re.compile(r"^/[^/]+/oauth2/v2\.0/token$"), "token"),
@@ -47,7 +43,8 @@ def classify(method: str, path: str) -> str | None:
 
 def build_identity_app(ctx: EmulatorContext) -> Starlette:
     grants = TokenGrants(ctx)
-    authorize = AuthorizeFlow(ctx, grants)  # GET /authorize + the authorization_code grant
+    codes = AuthorizationCodes(ctx, grants)  # issued by GET /authorize, redeemed at /token
+    authorize = AuthorizeFlow(ctx, grants, codes)
     state = ctx.state
 
     async def openid_configuration(request: Request) -> Response:
@@ -170,7 +167,7 @@ def build_identity_app(ctx: EmulatorContext) -> Starlette:
             elif grant_type == "password":
                 body = grants.password_grant(form, segment, tenant)
             elif grant_type == GRANT_AUTHORIZATION_CODE:
-                body = authorize.code_grant(form, segment, tenant)
+                body = codes.authorization_code_grant(form, segment, tenant)
             elif grant_type == "client_credentials":
                 body = grants.client_credentials_grant(form, request, segment, tenant)
             else:
