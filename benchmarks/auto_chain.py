@@ -152,7 +152,7 @@ def nbauth_auto(bench: S.Bench, runs: int) -> dict:
             signin = session.login("auto", wait=True, prompt=refuse)
             session.credential().get_token(S.ARM_SCOPE)
             times.append(round((time.perf_counter() - started) * 1000, 1))
-            report = getattr(signin, "report", None)  # the chain's own account of itself
+            report = signin.report  # the chain's own account of itself
             if report is not None:
                 chosen.add(str(report.chosen))
                 steps = {

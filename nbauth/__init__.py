@@ -26,14 +26,14 @@ __version__ = "0.1.0"
 # that `import nbauth` pays for none of msal, azure.identity, azure.core or ipywidgets.
 _LAZY: dict[str, str] = {
     # sign-in and the kernel credential
-    "login": "nbauth._session",
-    "logout": "nbauth._session",
-    "credential": "nbauth._session",
-    "async_credential": "nbauth._session",
-    "current_account": "nbauth._session",
-    "session": "nbauth._session",
+    "login": "nbauth._api",
+    "logout": "nbauth._api",
+    "credential": "nbauth._api",
+    "async_credential": "nbauth._api",
+    "current_account": "nbauth._api",
+    "session": "nbauth._kernel",
     "Session": "nbauth._session",
-    "Account": "nbauth._session",
+    "Account": "nbauth._signin",
     "SignIn": "nbauth._signin",
     "DeviceCodePrompt": "nbauth._prompt",
     "NotebookCredential": "nbauth._credential",
@@ -44,7 +44,7 @@ _LAZY: dict[str, str] = {
     # the auto chain and service / developer-tool methods
     "AutoReport": "nbauth._methods.auto",
     "AutoSignInFailed": "nbauth._methods.auto",
-    "last_auto_report": "nbauth._methods.auto",
+    "last_auto_report": "nbauth._whoami",
     "MethodUnavailable": "nbauth._methods._unavailable",
     # clouds (login(cloud=...) takes a name, a dict, a JSON file path or a Cloud)
     "Cloud": "nbauth._clouds",
@@ -94,10 +94,16 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext nbauth``: register the magics (imported here, not at package import)."""
+    """``%load_ext nbauth``: register the magics (imported here, not at package import), and
+    give the kernel's session the inline re-prompt: a sign-in needed in the middle of a cell
+    (revoked, MFA, claims) then appears in that cell, as %azlogin's card does."""
+    from nbauth._kernel_setup import on_kernel_session
     from nbauth._magics import register
+    from nbauth._ui.reprompt import install
 
     register(ipython)
+    # When the session is made, not now: making it would load azure-core at %load_ext.
+    on_kernel_session(install)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -107,6 +113,7 @@ def unload_ipython_extension(ipython: Any) -> None:
 
 
 if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
+    from nbauth._api import async_credential, credential, current_account, login, logout
     from nbauth._credential import NotebookCredential
     from nbauth._errors import (
         AuthenticationError,
@@ -120,16 +127,8 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
         SignInExpired,
         SignInTimeout,
     )
+    from nbauth._kernel import session
     from nbauth._prompt import DeviceCodePrompt
-    from nbauth._session import (
-        Account,
-        Session,
-        async_credential,
-        credential,
-        current_account,
-        login,
-        logout,
-        session,
-    )
-    from nbauth._signin import SignIn
+    from nbauth._session import Session
+    from nbauth._signin import Account, SignIn
     from nbauth.aio import AsyncNotebookCredential

@@ -12,20 +12,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._errors import ConfigurationError
-from ._session import Account
+from ._kernel import session_or_default
+from ._signin import Account
 
 if TYPE_CHECKING:
     from ._session import Session
 
 __all__ = ["accounts", "find_account", "logout_account", "use_account"]
-
-
-def _session_or_default(session: Session | None) -> Session:
-    if session is not None:
-        return session
-    from ._session import session as kernel_session
-
-    return kernel_session()
 
 
 def _sorted(found: list[Account]) -> list[Account]:
@@ -40,7 +33,7 @@ def accounts(*, session: Session | None = None) -> list[Account]:
 
     The current one is ``nbauth.current_account()``. Holds no token.
     """
-    return _sorted(_session_or_default(session).accounts())
+    return _sorted(session_or_default(session).accounts())
 
 
 def find_account(who: str | Account, *, session: Session | None = None) -> Account:
@@ -72,7 +65,7 @@ def use_account(username: str | Account, *, session: Session | None = None) -> A
     ``nbauth.subscription_id()`` is the one chosen for it. Raises `ConfigurationError` naming
     the known accounts if there is no such account.
     """
-    s = _session_or_default(session)
+    s = session_or_default(session)
     account = find_account(username, session=s)
     current = s.account
     if current is not None and current.home_account_id == account.home_account_id:
@@ -88,5 +81,5 @@ def logout_account(username: str | Account, *, session: Session | None = None) -
     Its tokens leave the cache, and the subscription chosen for it is forgotten. Signing out
     the current account leaves nobody current: use `use_account` or `%azlogin` next.
     """
-    s = _session_or_default(session)
+    s = session_or_default(session)
     return s.sign_out(find_account(username, session=s))

@@ -269,7 +269,7 @@ class ResourceManagerClient:
             raise _error_from_response(response.status_code, response.text(), request_id)
         try:
             body = json.loads(response.text())
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
         if not isinstance(body, dict):
             raise ResourceManagerError(
@@ -286,7 +286,7 @@ def _error_from_response(status: int, text: str, request_id: str | None) -> Reso
     message = ""
     try:
         body = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):

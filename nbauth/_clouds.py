@@ -20,7 +20,8 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
@@ -39,7 +40,9 @@ __all__ = [
     "cloud_from_dict",
     "default_authority_host",
     "normalize_authority_host",
+    "parse_cloud",
     "register",
+    "registered",
     "resolve_cloud",
     "uses_instance_discovery",
     "validate_tenant",
@@ -259,6 +262,29 @@ def register(cloud: Cloud) -> Cloud:
     with _lock:
         _registered[urlsplit(cloud.authority_host).netloc.lower()] = cloud
     return cloud
+
+
+@contextmanager
+def registered(cloud: Cloud | None) -> Iterator[None]:
+    """`register` `cloud` (None: nothing) for a sign-in: if the block raises, the host's
+    cloud is what it was before, so that a refused or failed sign-in changes nothing."""
+    if cloud is None:
+        yield
+        return
+    key = urlsplit(cloud.authority_host).netloc.lower()
+    with _lock:
+        before = _registered.get(key)
+        _registered[key] = cloud
+    try:
+        yield
+    except BaseException:
+        with _lock:
+            if _registered.get(key) is cloud:
+                if before is None:
+                    del _registered[key]
+                else:
+                    _registered[key] = before
+        raise
 
 
 def resolve_cloud(value: Cloud | str | os.PathLike[str] | Mapping[str, Any]) -> Cloud:

@@ -7,9 +7,12 @@ client built earlier gets, without rebuilding them.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
+
+import nbauth
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenRequestOptions
@@ -58,7 +61,9 @@ def access_token_info(entry: StoredToken) -> AccessTokenInfo:
             entry.token,
             int(entry.expires_on),
             token_type="Bearer",
-            refresh_on=int(entry.refresh_on),
+            # Rounded up: at the second a caller is told, the refresh is due, not a moment later
+            # (azure-core asks again exactly then, and must get a new token).
+            refresh_on=math.ceil(entry.refresh_on),
         )
         object.__setattr__(entry, "_access_token_info", built)
     return built
@@ -67,9 +72,9 @@ def access_token_info(entry: StoredToken) -> AccessTokenInfo:
 def _session_or_default(session: Session | None) -> Session:
     if session is not None:
         return session
-    from ._session import session as kernel_session
-
-    return kernel_session()
+    # Through the package's public name, not nbauth._kernel: the session module makes these
+    # credentials (Session.credential), so importing it from here would close a circle.
+    return nbauth.session()
 
 
 class NotebookCredential:

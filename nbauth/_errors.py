@@ -11,6 +11,8 @@ server is passed through `redact` first, and pickling keeps only plain fields.
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -31,8 +33,11 @@ __all__ = [
     "SignInError",
     "SignInExpired",
     "SignInTimeout",
+    "discovery_error",
     "from_msal_result",
     "redact",
+    "signed_out_meanwhile",
+    "unexpected_msal_error",
 ]
 
 from ._base_errors import (  # noqa: F401 - re-exported: one identity per name
@@ -42,6 +47,8 @@ from ._base_errors import (  # noqa: F401 - re-exported: one identity per name
     SignInTimeout,
     redact,
 )
+
+_LOGGER = logging.getLogger("nbauth")
 
 
 class AuthenticationError(NbauthError, ClientAuthenticationError):
@@ -218,3 +225,51 @@ def from_msal_result(result: Mapping[str, Any], *, silent: bool = False) -> Auth
     if silent and error in ("invalid_grant", "interaction_required"):
         return InteractionRequired(**kwargs)
     return EntraError(**kwargs)
+
+
+def signed_out_meanwhile(username: str) -> AuthenticationRequired:
+    """For a token that arrived after its account was signed out (the sign-out wins)."""
+    return AuthenticationRequired(
+        f"{username} was signed out while this token was being fetched, so it was thrown away. "
+        f"Run `%azlogin` (or `nbauth.login()`) to sign in again."
+    )
+
+
+def unexpected_msal_error(host: str, exc: Exception) -> AuthenticationError:
+    """The error for anything else msal raises: MsalServiceError for an HTTP 5xx, or
+    TypeError / IndexError / ... for an answer it could not parse.
+
+    Callers raise it ``from None``: msal's frames hold the refresh token in their locals, and a
+    traceback shown under ``%xmode Verbose`` prints the locals of every frame it shows.
+    """
+    _LOGGER.debug("msal failed talking to %s: %s", host, type(exc).__name__)
+    if type(exc).__name__ == "MsalServiceError":  # msal's name for an HTTP 5xx answer
+        return AuthenticationError(
+            f"{host} answered with a server error ({redact(exc)[:100]}). Entra ID may be "
+            f"having trouble: wait a minute and try again."
+        )
+    return AuthenticationError(
+        f"{host} sent an answer nbauth could not use ({type(exc).__name__}). Try again; if it "
+        f"persists, check authority_host."
+    )
+
+
+def discovery_error(authority: str, exc: ValueError) -> AuthenticationError:
+    """msal reports a failed OIDC discovery as a ValueError whose context (the ValueError it
+    replaced) holds the server's error body."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        text = str(seen)
+        start = text.find("{")
+        if start != -1:
+            try:
+                body = json.loads(text[start:])
+            except (ValueError, RecursionError):
+                body = None
+            if isinstance(body, dict) and body.get("error"):
+                return from_msal_result(body)
+        seen = seen.__context__
+    return AuthenticationError(
+        f"Entra ID did not accept the authority {authority}: {redact(exc)[:300]} Check the "
+        f"tenant and authority_host."
+    )

@@ -7,7 +7,8 @@ to the authority are reused. Things msal's default session does not do:
   most `READ_TIMEOUT_S` (60 s); ``$NBAUTH_HTTP_TIMEOUT`` (seconds, at most 600) sets both
   (connecting: the smaller of the two). A request that timed out is never sent again (msal's
   default retries it, doubling the wait); only a refused connection is tried once more, at
-  once. `network_failure` says what happened ("<host> did not answer within 60 s");
+  once. `network_failure` says what happened ("<host> did not answer within 60 s"),
+  `network_error` adds what to do next;
 - ``$NBAUTH_CA_BUNDLE``: a CA bundle for nbauth alone. requests lets ``$REQUESTS_CA_BUNDLE``
   override a session's ``verify`` attribute, so the bundle is passed on each request instead.
 - `keep_authority_port`: msal builds its user-realm discovery URL (username/password sign-in)
@@ -54,6 +55,7 @@ __all__ = [
     "describe_network_failure",
     "http_timeouts",
     "keep_authority_port",
+    "network_error",
     "network_failure",
 ]
 
@@ -159,6 +161,13 @@ def _refused_connection_retry() -> Any:
             return super().increment(*args, **kwargs)
 
     return _RetryRefusedConnection(total=1, connect=1, read=False, status=0, other=0)
+
+
+def network_error(where: str, exc: BaseException, during: str = "") -> str:
+    """The whole message for a request to `where` that failed on the wire, with what to do:
+    ``Could not reach <where> (<why>) <during>. Check the network connection and try again.``"""
+    doing = f" {during}" if during else ""
+    return f"{network_failure(where, exc)}{doing}. Check the network connection and try again."
 
 
 def network_failure(where: str, exc: BaseException) -> str:
@@ -301,7 +310,7 @@ def _check_token_answer(response: Any, tenant: str, refused: _RefusedAnswers, ke
     docstring. Answers that are not JSON objects with an access token are left to msal."""
     try:
         body = json.loads(response.content)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly nested
         return
     if not isinstance(body, dict) or "access_token" not in body:
         return

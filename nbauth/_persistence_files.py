@@ -33,6 +33,8 @@ __all__ = [
     "DamagedCache",
     "PersistenceWarning",
     "Signature",
+    "failure_reason",
+    "unusable_directory",
     "warn",
 ]
 
@@ -72,6 +74,21 @@ class CacheLockTimeout(OSError):
 
 def warn(message: str) -> None:
     warnings.warn(message, PersistenceWarning, stacklevel=3)
+
+
+def unusable_directory(path: Path, exc: OSError) -> CacheLocationError:
+    """The error for a cache directory that could not be created or opened."""
+    return CacheLocationError(
+        f"nbauth cannot use the sign-in cache directory {path} ({type(exc).__name__}: "
+        f"{exc.strerror or 'I/O error'}). Check that it is writable, or set NBAUTH_CACHE_DIR to "
+        f"another directory, or sign in without persistence (`--persist none`)."
+    )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why saving failed, for a warning: the message of a `CacheLocationError` (which says what
+    to do), else the kind of failure."""
+    return str(exc) if isinstance(exc, CacheLocationError) else type(exc).__name__
 
 
 def _not_ours(path: Path, what: str) -> CacheLocationError:

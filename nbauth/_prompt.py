@@ -2,7 +2,9 @@
 
 The prompt is a seam: the sign-in flow hands a `DeviceCodePrompt` to a callable and does not
 know whether a widget, plain text or a test shows it. It holds only what the person must see;
-the device code itself (the secret the poller redeems) never leaves the flow.
+the device code itself (the secret the poller redeems) never leaves the flow. A method's other
+words to the person (it falls back to another method, where to finish signing in) go the same
+way, through the request's ``notice`` callable: `print_notice` unless a card shows them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-__all__ = ["DeviceCodePrompt", "print_prompt"]
+from ._links import link_warning
+
+__all__ = ["DeviceCodePrompt", "print_notice", "print_prompt"]
 
 # C0 controls but tab and newline, DEL, and C1 controls (CSI, OSC... in 8-bit form).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -47,9 +51,7 @@ class DeviceCodePrompt:
 
 def print_prompt(prompt: DeviceCodePrompt) -> None:
     """Default prompt: Entra's message as plain text on stdout (the cell's output), with a
-    warning when the sign-in address is not one to trust blindly (see `nbauth._ui.links`)."""
-    from ._ui.links import link_warning
-
+    warning when the sign-in address is not one to trust blindly (see `nbauth._links`)."""
     message = prompt.message
     if not (
         message and prompt.verification_uri in message and prompt.user_code in message
@@ -64,3 +66,9 @@ def print_prompt(prompt: DeviceCodePrompt) -> None:
     if warning:
         message = f"{message}\nWarning: {warning}"
     print(message, file=sys.stdout, flush=True)
+
+
+def print_notice(text: str) -> None:
+    """Default notice: a method's one-line message to the person (it falls back to another
+    method, or says where to finish signing in) as plain text on stdout."""
+    print(_CONTROL.sub("\ufffd", text), file=sys.stdout, flush=True)

@@ -1,42 +1,44 @@
-"""The kernel's sign-in state, and the module-level functions that use it.
+"""The kernel's sign-in state.
 
 One `Session` per kernel holds everything that must survive from one cell to the next: the msal
-applications (one per authority + client ID + CAE, built once so OIDC discovery happens once),
-their shared token cache, the signed-in account, a pending sign-in, and the `TokenStore` that
-makes ``get_token`` cheap. Credentials, magics and widgets all ask the session; none of them
-keeps a token of its own.
+applications and their token cache (`nbauth._msal_apps`), the signed-in account and every other
+account signed in since, a pending sign-in, and the `TokenStore` that makes ``get_token`` cheap.
+Credentials, magics and widgets all ask the session; none of them keeps a token of its own.
 
-Tests construct their own ``Session()`` so they share nothing; notebooks use `session()`.
+Tests construct their own ``Session()`` so they share nothing; notebooks use
+`nbauth._kernel.session()`.
 """
 
 from __future__ import annotations
 
 import logging
-import reprlib
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from . import _arguments, _clouds, _log_redaction
+from ._account_book import AccountBook
 from ._errors import (
     AuthenticationError,
     AuthenticationRequired,
     ConfigurationError,
     SignInCancelled,
     SignInTimeout,
-    from_msal_result,
-    redact,
+    signed_out_meanwhile,
 )
-from ._flight import Flight, launch
+from ._flight import Flight
 from ._hidden import HiddenValues
-from ._http import network_failure
+from ._methods import SignInRequest, canonical_name, resolve
+from ._methods._host import TokenSource
+from ._methods._msal_source import MsalAccountSource, account_from_cache
+from ._msal_apps import MsalApps
 from ._persistence import AccountRecord, Persistence, PersistenceStatus, Persister
-from ._prompt import print_prompt
-from ._signin import Account, SignIn
+from ._prompt import print_notice, print_prompt
+from ._scopes import DEFAULT_CLIENT_ID, DEFAULT_TENANT, normalize_scopes
+from ._signin import Account, SignIn, SignInReport
+from ._subscription_records import SubscriptionChoices
 from ._token_store import FreshToken, StoredToken, TokenKey, TokenStore
 
 if TYPE_CHECKING:
@@ -47,167 +49,9 @@ if TYPE_CHECKING:
     from ._prompt import DeviceCodePrompt
     from .aio import AsyncNotebookCredential
 
-__all__ = [
-    "Account",
-    "DEFAULT_CLIENT_ID",
-    "DEFAULT_TENANT",
-    "MsalAccountSource",
-    "Session",
-    "TokenSource",
-    "async_credential",
-    "credential",
-    "current_account",
-    "login",
-    "logout",
-    "reset_session",
-    "session",
-]
+__all__ = ["Session"]
 
 _LOGGER = logging.getLogger("nbauth")
-
-DEFAULT_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
-"""The Azure CLI's public client: works in any tenant without an app registration."""
-DEFAULT_TENANT = "organizations"
-
-# msal adds these to every user sign-in itself and refuses them in a request.
-_RESERVED_SCOPES = frozenset({"openid", "profile", "offline_access"})
-
-
-class TokenSource(Protocol):
-    """Where the current account's tokens come from (msal for interactive methods; other
-    methods may wrap an azure-identity credential)."""
-
-    def acquire(
-        self,
-        scopes: tuple[str, ...],
-        *,
-        tenant_id: str | None,
-        claims: str | None,
-        enable_cae: bool,
-        force_refresh: bool,
-    ) -> FreshToken: ...
-
-    def sign_out(self) -> None: ...
-
-
-@dataclass(frozen=True)
-class _Current:
-    account: Account
-    source: TokenSource
-
-
-def normalize_scopes(scopes: Iterable[str] | str | None, what: str = "scopes") -> tuple[str, ...]:
-    given = scopes
-    if isinstance(scopes, str):
-        scopes = scopes.split()
-    if isinstance(scopes, Iterable):
-        out = tuple(scopes)
-    else:  # one value of another type (5, True): refused below, not a TypeError
-        out = (scopes,) if scopes is not None else ()
-    if not out or not all(isinstance(s, str) and s.strip() for s in out):
-        raise ConfigurationError(
-            f"{what} must be one or more scope strings, such as "
-            f"'https://management.azure.com/.default'; got {reprlib.repr(given)}."
-        )
-    reserved = _RESERVED_SCOPES.intersection(s.lower() for s in out)
-    if reserved:
-        raise ConfigurationError(
-            f"Do not ask for {', '.join(sorted(reserved))}: nbauth (through msal) always adds "
-            f"openid, profile and offline_access. Ask for a resource scope such as "
-            f"'https://management.azure.com/.default'."
-        )
-    return out
-
-
-class MsalAccountSource:
-    """Tokens for a user account held in the session's msal cache, by refresh token."""
-
-    def __init__(
-        self,
-        session: Session,
-        *,
-        authority_host: str,
-        tenant: str,
-        client_id: str,
-        msal_account: dict[str, Any],
-    ) -> None:
-        self._session = session
-        self.authority_host = authority_host
-        self.tenant = tenant
-        self.client_id = client_id
-        self._msal_account = msal_account
-
-    def __repr__(self) -> str:
-        return (
-            f"<MsalAccountSource {self._msal_account.get('username')!r} "
-            f"{self.authority_host}/{self.tenant}>"
-        )
-
-    def acquire(
-        self,
-        scopes: tuple[str, ...],
-        *,
-        tenant_id: str | None,
-        claims: str | None,
-        enable_cae: bool,
-        force_refresh: bool,
-    ) -> FreshToken:
-        import requests  # Lazy load; msal has imported it already by now.
-
-        authority = _clouds.authority_url(self.authority_host, tenant_id or self.tenant)
-        app = self._session.public_client(authority, self.client_id, cae=enable_cae)
-        # msal's access-token cache does not tell CAE tokens from others; ask the network for
-        # the first CAE token rather than reuse a non-CAE one (and vice versa via our store).
-        force = force_refresh or (enable_cae and not claims)
-        account_id = str(self._msal_account.get("home_account_id"))
-        mark = self._session.sign_out_mark(account_id)
-        try:
-            # Callers run this in a thread of its own: msal's frames hold the refresh token
-            # (see nbauth._flight).
-            result = app.acquire_token_silent_with_error(
-                list(scopes),
-                self._msal_account,
-                force_refresh=force,
-                claims_challenge=claims,
-            )
-        except requests.RequestException as exc:
-            raise AuthenticationError(
-                f"{network_failure(self.authority_host, exc)} while getting a token. Check the "
-                f"network connection and try again."
-            ) from None
-        except ValueError as exc:
-            raise AuthenticationError(
-                f"{self.authority_host} sent a response nbauth could not read "
-                f"({redact(exc)[:200]}). Try again; if it persists, check authority_host."
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - see unexpected_msal_error
-            raise unexpected_msal_error(self.authority_host, exc) from None
-        if self._session.signed_out_since(account_id, mark):
-            # msal wrote the refreshed tokens back after the sign-out removed them: remove
-            # them again, and hand nothing out. A sign-out wins against every refresh.
-            self._session.forget_msal_account(self._msal_account)
-            raise signed_out_meanwhile(str(self._msal_account.get("username")))
-        if result is None:
-            raise AuthenticationRequired(
-                f"This kernel no longer holds a sign-in for {self._msal_account.get('username')}. "
-                f"Run `%azlogin` (or `nbauth.login()`) to sign in again."
-            )
-        if "error" in result:
-            # Not `raise from_msal_result(result)`: %xmode Verbose prints the variables of the
-            # raising line, and `result` holds the server's text as is.
-            error = from_msal_result(result, silent=True)
-            raise error
-        fresh = _fresh_token(result, tenant_id or self.tenant, self._msal_account)
-        if fresh is None:
-            raise AuthenticationError(
-                f"{self.authority_host} sent a token response nbauth could not use (a missing or "
-                f"malformed access_token, expires_in or refresh_on). Try again; if it persists, "
-                f"check authority_host."
-            )
-        return fresh
-
-    def sign_out(self) -> None:
-        self._session.forget_msal_account(self._msal_account)
 
 
 class Session:
@@ -238,36 +82,31 @@ class Session:
         self._client_id = client_id
         self._store = TokenStore(clock=clock)
         self._lock = threading.RLock()
-        self._apps_lock = threading.Lock()
-        self._apps: dict[tuple[str, str, bool], msal.PublicClientApplication] = {}
-        self._msal_cache: msal.TokenCache | None = None
         # Nothing is opened or imported until the first sign-in needs it.
-        self._persister = Persister(
-            persistence, allow_unencrypted=allow_unencrypted, cache_dir=cache_dir
+        self._msal = MsalApps(
+            Persister(persistence, allow_unencrypted=allow_unencrypted, cache_dir=cache_dir),
+            clock,
         )
-        self._http: requests.Session | None = None
         # msal's and azure-core's own logs can hold tokens: redact them (see _log_redaction).
         _log_redaction.install()
-        self._current: _Current | None = None
+        self._book = AccountBook()
         self._pending: SignIn | None = None
         self._credential: NotebookCredential | None = None
         self._async_credential: AsyncNotebookCredential | None = None
-        # Every account signed in in this session, by home_account_id, with its token source,
-        # so switching back needs no network.
-        self._known: dict[str, _Current] = {}
-        self._sign_out_listeners: list[Callable[[Account | None], object]] = []
-        # How many times each account (by home_account_id; "*": every account) was signed out:
-        # work that started before a sign-out compares marks, and throws its tokens away.
-        self._sign_outs: dict[str, int] = {}
         self.interaction_handler: Callable[..., bool] | None = None
         """Called when a token for the signed-in account needs a new sign-in; see `token`."""
+        self.last_auto_report: SignInReport | None = None
+        """What the latest ``auto`` sign-in tried (`nbauth.last_auto_report()`)."""
+        self.subscription_choices = SubscriptionChoices()
+        """The subscription chosen per account (`nbauth._subscriptions`); gone on sign-out."""
+        self.add_sign_out_listener(self.subscription_choices.signed_out)
 
     # -- state -------------------------------------------------------------------------------
 
     @property
     def account(self) -> Account | None:
         """The signed-in account, or None."""
-        current = self._current
+        current = self._book.current
         return current.account if current is not None else None
 
     @property
@@ -317,6 +156,7 @@ class Session:
         wait: bool = True,
         timeout: float | None = None,
         prompt: Callable[[DeviceCodePrompt], object] | None = None,
+        notice: Callable[[str], object] | None = None,
         claims: str | None = None,
         persistence: Persistence | str | None = None,
         allow_unencrypted: bool | None = None,
@@ -326,15 +166,15 @@ class Session:
         """Start a sign-in; see `nbauth.login`.
 
         ``claims``: a claims challenge (from a resource's 401, or an `InteractionRequired`) that
-        the new sign-in must satisfy. ``persistence`` / ``allow_unencrypted``: see
+        the new sign-in must satisfy. ``notice``: how a method tells the person something on
+        the way (default: print it). ``persistence`` / ``allow_unencrypted``: see
         `set_persistence` (None: leave as is). ``options``: method-specific arguments, handed
         to the method as `SignInRequest.options` (read-only; never echoed).
         """
         options = HiddenValues(options)  # secrets: see nbauth._hidden
-        from ._methods import SignInRequest, canonical_name, resolve
-
-        # Every argument is checked before anything changes: a refused sign-in leaves the
-        # session's persistence, its pending sign-in and the cloud registry as they were.
+        # Every argument is checked before anything changes. A method checks its own options
+        # in `start`: a refusal there still leaves the pending sign-in and the cloud registry
+        # alone (see below), but not a persistence chosen here.
         name = canonical_name(method)
         chosen = _login_cloud(cloud, authority_host)
         if chosen is not None:
@@ -351,6 +191,8 @@ class Session:
             raise ConfigurationError(
                 "prompt must be a function that takes a DeviceCodePrompt, or None (print it)."
             )
+        if notice is not None and not callable(notice):
+            raise ConfigurationError("notice must be a function that takes a str, or None.")
         request = SignInRequest(
             method=name,
             authority_host=host,
@@ -366,14 +208,13 @@ class Session:
             prompt=prompt or print_prompt,
             claims=_arguments.text(claims, "claims", "a JSON claims challenge") if claims else None,
             options=MappingProxyType(dict(options)),
+            notice=notice or print_notice,
         )
         start = resolve(name)
         if strategy is not None or allow is not None:
             self.set_persistence(strategy, allow_unencrypted=allow)
         else:
-            self._persister.check()  # a bad $NBAUTH_PERSIST*: said before anyone signs in
-        if chosen is not None:
-            _clouds.register(chosen)  # the session follows this cloud (ARM, scopes)
+            self._msal.persister.check()  # a bad $NBAUTH_PERSIST*: said before anyone signs in
         for option, value in options.items():
             if "secret" in option or "password" in option:
                 _log_redaction.register_secret(value)  # need not look like a token
@@ -383,7 +224,8 @@ class Session:
         previous = self.pending
         signin: SignIn | None = None
         try:
-            signin = start(self, request)
+            with _clouds.registered(chosen):  # the session follows this cloud (ARM, scopes)
+                signin = start(self, request)
             with self._lock:
                 self._pending = signin
             if previous is not None and previous is not signin:
@@ -428,112 +270,61 @@ class Session:
     def logout(self, all: bool = False) -> None:  # noqa: A002 - the public name the brief asks for
         """Sign out the current account (``all=True``: every account this kernel knows)."""
         if not all:
-            current = self._current
+            current = self._book.current
             if current is not None:
                 self.sign_out(current.account)
             return
         pending = self.pending
         if pending is not None:
             pending.cancel()
-        with self._lock:
-            self._current = None
-            known_ids = set(self._known)
-            self._known.clear()
-            self._sign_outs["*"] = self._sign_outs.get("*", 0) + 1
-        self._persister.forget(known_ids)
+        known_ids = self._book.clear()
+        self._msal.persister.forget(known_ids)
         # A saved cache also holds other kernels' sign-ins: those are not this kernel's to end.
-        self._forget_all_msal_accounts(known_ids if self._persister.saves_tokens else None)
+        self._msal.forget_accounts(known_ids if self._msal.persister.saves_tokens else None)
         self._store.clear()
-        self._notify_sign_out(None)
+        self._book.notify_sign_out(None)
 
     def sign_out(self, account: Account | str) -> Account:
         """Forget one account (current or not): its msal tokens and stored tokens.
 
         ``account``: an `Account` or a username. Returns the account signed out.
         """
-        with self._lock:
-            entry = self._known_entry(account)
-            self._known.pop(entry.account.home_account_id, None)
-            signed_out_id = entry.account.home_account_id
-            self._sign_outs[signed_out_id] = self._sign_outs.get(signed_out_id, 0) + 1
-            if (
-                self._current is not None
-                and self._current.account.home_account_id == entry.account.home_account_id
-            ):
-                self._current = None
+        entry = self._book.remove(account)
         entry.source.sign_out()
         account_id = entry.account.home_account_id
-        self._persister.forget({account_id})
+        self._msal.persister.forget({account_id})
         self._store.clear(lambda key: getattr(key, "account", None) == account_id)
-        self._notify_sign_out(entry.account)
+        self._book.notify_sign_out(entry.account)
         return entry.account
 
     def sign_out_mark(self, account_id: str) -> tuple[int, int]:
         """A mark that changes when `account_id` (or every account) is signed out."""
-        sign_outs = self._sign_outs
-        return sign_outs.get("*", 0), sign_outs.get(account_id, 0)
+        return self._book.mark(account_id)
 
     def signed_out_since(self, account_id: str, mark: tuple[int, int]) -> bool:
         """Whether `account_id` was signed out since `sign_out_mark` gave `mark`."""
-        return self.sign_out_mark(account_id) != mark
+        return self._book.mark(account_id) != mark
 
     def accounts(self) -> list[Account]:
         """Every account signed in in this session and not signed out, current one included."""
-        with self._lock:
-            return [entry.account for entry in self._known.values()]
+        return self._book.accounts()
 
     def use_account(self, account: Account | str) -> Account:
         """Make an account signed in earlier in this session current again (no network).
 
         ``account``: an `Account` or a username; unknown ones raise `ConfigurationError`.
         """
-        with self._lock:
-            entry = self._known_entry(account)
+        entry = self._book.find(account)
         self.adopt(entry.account, entry.source)
         return entry.account
 
     def add_sign_out_listener(self, fn: Callable[[Account | None], object]) -> None:
         """Call ``fn(account)`` after an account is signed out (``None``: all of them)."""
-        with self._lock:
-            self._sign_out_listeners.append(fn)
-
-    def remove_sign_out_listener(self, fn: Callable[[Account | None], object]) -> None:
-        with self._lock:
-            if fn in self._sign_out_listeners:
-                self._sign_out_listeners.remove(fn)
-
-    def _notify_sign_out(self, account: Account | None) -> None:
-        with self._lock:
-            listeners = list(self._sign_out_listeners)
-        for fn in listeners:
-            try:
-                fn(account)
-            except Exception:  # noqa: BLE001 - a listener must not break signing out
-                _LOGGER.warning("A sign-out listener raised an exception.", exc_info=True)
-
-    def _known_entry(self, account: Account | str) -> _Current:
-        if not isinstance(account, str):
-            entry = self._known.get(account.home_account_id)
-        else:
-            wanted = account.strip().lower()
-            entry = next(
-                (e for e in self._known.values() if e.account.username.lower() == wanted), None
-            )
-        if entry is None:
-            known = ", ".join(e.account.username for e in self._known.values()) or "none"
-            name = account if isinstance(account, str) else account.username
-            raise ConfigurationError(
-                f"{name!r} is not signed in in this kernel (signed in: {known}). Run "
-                f"`%azlogin` (or `nbauth.login()`) to sign it in."
-            )
-        return entry
+        self._book.add_listener(fn)
 
     def adopt(self, account: Account, source: TokenSource) -> None:
         """Make `account` current (called by sign-in methods when a sign-in succeeds)."""
-        with self._lock:
-            previous, self._current = self._current, _Current(account, source)
-            self._known.pop(account.home_account_id, None)  # re-insert: newest last
-            self._known[account.home_account_id] = self._current
+        previous = self._book.adopt(account, source)
         if previous is not None:
             # Tokens of the previous account (or of this one under another authority) are
             # never asked for again under these keys.
@@ -541,7 +332,7 @@ class Session:
             self._store.clear(lambda key: getattr(key, "account", None) == old_id)
         if isinstance(source, MsalAccountSource):
             # Only accounts whose tokens live in the msal cache can come back after a restart.
-            self._persister.remember(account)
+            self._msal.persister.remember(account)
 
     def sign_in_silently(
         self,
@@ -564,8 +355,8 @@ class Session:
         unless given). Under ``reauth`` no token was saved, so this returns None.
         """
         record = None
-        if (username is None and self._current is None) or (
-            username is not None and not self._knows(username)
+        if (username is None and self._book.current is None) or (
+            username is not None and not self._book.knows(username)
         ):
             record = self.remembered_account(
                 username=username, authority_host=authority_host, client_id=client_id
@@ -589,40 +380,19 @@ class Session:
             if current is None:
                 return None
             username = current.username
-        app = self.public_client(_clouds.authority_url(host, tenant), client_id)
-        candidates = app.get_accounts(username=username)
-        if not candidates:
-            return None
-        msal_account = candidates[0]
-        source = MsalAccountSource(
+        found = account_from_cache(
             self,
             authority_host=host,
             tenant=tenant,
             client_id=client_id,
-            msal_account=msal_account,
+            username=username,
+            scopes=wanted,
+            known=self._book.account_for,
+            method=record.method if record else "cache",
         )
-        try:
-            fresh = launch(  # in a thread of its own: see nbauth._flight
-                lambda: source.acquire(
-                    wanted, tenant_id=None, claims=None, enable_cae=False, force_refresh=False
-                ),
-                name="nbauth-token",
-            ).wait()
-        except AuthenticationRequired:
+        if found is None:
             return None
-        home_account_id = str(msal_account["home_account_id"])
-        known = self._known.get(home_account_id)
-        tid = _token_tenant(fresh.token)
-        account = Account(
-            username=str(msal_account.get("username") or username),
-            home_account_id=home_account_id,
-            tenant_id=tid or (known.account.tenant_id if known else None),
-            home_tenant_id=home_account_id.split(".", 1)[1] if "." in home_account_id else tid,
-            name=known.account.name if known else None,
-            method=known.account.method if known else record.method if record else "cache",
-            authority=f"{host}/{tenant}",
-            client_id=client_id,
-        )
+        account, source = found
         self.adopt(account, source)
         return account
 
@@ -631,7 +401,7 @@ class Session:
     @property
     def persistence(self) -> Persistence:
         """What this session keeps on disk: a `Persistence` strategy."""
-        return self._persister.strategy
+        return self._msal.persister.strategy
 
     def set_persistence(
         self,
@@ -650,26 +420,17 @@ class Session:
         (a sign-out still removes this kernel's accounts from everything it saved to).
         """
         # The new persister knows where the old one saved: a later sign-out cleans there too.
-        new = self._persister.replaced(
+        new = self._msal.persister.replaced(
             persistence, allow_unencrypted=allow_unencrypted, cache_dir=cache_dir or None
         )
-        with self._apps_lock:
-            if new.saves_records:
-                new.directory()  # refuse an unsafe directory now, not at the first sign-in
-            if self._msal_cache is not None:
-                new.apply(self._msal_cache)  # type: ignore[arg-type]
-            elif new.saves_tokens:
-                self._msal_cache = new.new_token_cache()
-            self._persister = new
-        with self._lock:
-            known = list(self._known.values())  # the current account last
-        for entry in known:
+        self._msal.switch_persister(new)
+        for entry in self._book.entries():  # the current account last
             if isinstance(entry.source, MsalAccountSource):
                 new.remember(entry.account)
 
     def persistence_status(self) -> PersistenceStatus:
         """The strategy, and where and how tokens are saved (``is_encrypted``). No secret."""
-        return self._persister.status(self._msal_cache)
+        return self._msal.status()
 
     def remembered_account(
         self,
@@ -685,13 +446,9 @@ class Session:
             if authority_host
             else self.authority_host
         )
-        return self._persister.remembered(
+        return self._msal.persister.remembered(
             username=username, authority_host=host, client_id=client_id
         )
-
-    def _knows(self, username: str) -> bool:
-        wanted = username.strip().lower()
-        return any(e.account.username.lower() == wanted for e in list(self._known.values()))
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -715,7 +472,7 @@ class Session:
             return self._token(scopes, claims, tenant_id, enable_cae)
         except AuthenticationRequired as exc:
             handler = self.interaction_handler
-            if handler is None or self._current is None:
+            if handler is None or self._book.current is None:
                 raise  # nobody to sign in again: the plain "run %azlogin" error
             if handler(
                 exc, scopes=scopes, tenant_id=tenant_id, claims=claims, enable_cae=enable_cae
@@ -751,7 +508,7 @@ class Session:
             raise ConfigurationError(
                 "get_token needs at least one scope, such as 'https://management.azure.com/.default'."
             )
-        current = self._current
+        current = self._book.current
         if current is None:
             raise AuthenticationRequired()
         if tenant_id is not None:
@@ -806,7 +563,7 @@ class Session:
         sorting of a single scope, and a plain tuple key, which hashes and compares equal to
         the `TokenKey` the store was filled with.
         """
-        current = self._current
+        current = self._book.current
         if current is None:
             return None
         pending = self._pending
@@ -851,155 +608,24 @@ class Session:
                 self._async_credential = AsyncNotebookCredential(session=self)
             return self._async_credential
 
-    # -- msal --------------------------------------------------------------------------------
+    # -- msal (methods use these; see nbauth._methods._host) ------------------------------
 
     def http_client(self) -> requests.Session:
-        with self._apps_lock:
-            return self._http_client_locked()
-
-    def _http_client_locked(self) -> requests.Session:
-        if self._http is None:
-            from ._http import build_http_client
-
-            self._http = build_http_client(clock=self._store.clock)
-        return self._http
+        return self._msal.http_client()
 
     def public_client(
         self, authority: str, client_id: str, *, cae: bool = False
     ) -> msal.PublicClientApplication:
         """The msal application for (authority, client_id, cae), built once per session."""
-        key = (authority, client_id, bool(cae))
-        app = self._apps.get(key)
-        if app is not None:
-            return app
-        with self._apps_lock:
-            app = self._apps.get(key)
-            if app is None:
-                app = self._apps[key] = self._build_public_client(authority, client_id, cae)
-            return app
-
-    def _build_public_client(
-        self, authority: str, client_id: str, cae: bool
-    ) -> msal.PublicClientApplication:
-        import msal  # Lazy load: ~120 ms, paid on the first sign-in only.
-        import requests
-
-        if self._msal_cache is None:
-            self._msal_cache = self._persister.new_token_cache()
-        host = authority.rsplit("/", 1)[0]
-        try:
-            return msal.PublicClientApplication(
-                client_id,
-                authority=authority,
-                token_cache=self._msal_cache,
-                http_client=self._http_client_locked(),
-                # Anything but Microsoft's own hosts: msal would ask login.microsoftonline.com
-                # to vouch for the host first.
-                instance_discovery=None if _clouds.uses_instance_discovery(host) else False,
-                client_capabilities=["CP1"] if cae else None,
-            )
-        except requests.RequestException as exc:
-            raise AuthenticationError(
-                f"{network_failure(host, exc)}. Check the network connection and "
-                f"authority_host, then try again."
-            ) from None
-        except ValueError as exc:
-            raise _discovery_error(authority, exc) from None
-        except Exception as exc:  # noqa: BLE001 - see unexpected_msal_error
-            raise unexpected_msal_error(host, exc) from None
+        return self._msal.public_client(authority, client_id, cae=cae)
 
     def forget_msal_account(self, msal_account: dict[str, Any]) -> None:
         """Remove an account's tokens from the msal cache, for every client ID in use."""
-        with self._apps_lock:
-            apps = list(self._apps.values())
-        seen: set[str] = set()
-        for app in apps:
-            if app.client_id in seen:
-                continue
-            seen.add(app.client_id)
-            app.remove_account(msal_account)
-
-    def _forget_all_msal_accounts(self, only: set[str] | None = None) -> None:
-        with self._apps_lock:
-            apps = list(self._apps.values())
-        for app in apps:
-            for msal_account in app.get_accounts():
-                if only is None or msal_account.get("home_account_id") in only:
-                    app.remove_account(msal_account)
+        self._msal.forget_account(msal_account)
 
     def close(self) -> None:
         """Release the HTTP connections (the sign-in state stays)."""
-        with self._apps_lock:
-            if self._http is not None:
-                self._http.close()
-
-
-def signed_out_meanwhile(username: str) -> AuthenticationRequired:
-    return AuthenticationRequired(
-        f"{username} was signed out while this token was being fetched, so it was thrown away. "
-        f"Run `%azlogin` (or `nbauth.login()`) to sign in again."
-    )
-
-
-def unexpected_msal_error(host: str, exc: Exception) -> AuthenticationError:
-    """The error for anything else msal raises: MsalServiceError for an HTTP 5xx, or
-    TypeError / IndexError / ... for an answer it could not parse.
-
-    Callers raise it ``from None``: msal's frames hold the refresh token in their locals, and a
-    traceback shown under ``%xmode Verbose`` prints the locals of every frame it shows.
-    """
-    _LOGGER.debug("msal failed talking to %s: %s", host, type(exc).__name__)
-    if type(exc).__name__ == "MsalServiceError":  # msal's name for an HTTP 5xx answer
-        return AuthenticationError(
-            f"{host} answered with a server error ({redact(exc)[:100]}). Entra ID may be "
-            f"having trouble: wait a minute and try again."
-        )
-    return AuthenticationError(
-        f"{host} sent an answer nbauth could not use ({type(exc).__name__}). Try again; if it "
-        f"persists, check authority_host."
-    )
-
-
-def _fresh_token(
-    result: dict[str, Any], tenant: str, msal_account: Mapping[str, Any]
-) -> FreshToken | None:
-    """msal's success dict as a `FreshToken`, or None (the reason logged) if nbauth must not
-    use it: malformed, expired, or a token of another tenant than `tenant` (the one asked for)
-    means for `msal_account`; see `nbauth._token_answers`. The lifetime is clamped.
-
-    Returns rather than raises: a frame that holds `result` (tokens) must not be in a
-    traceback, which ``%xmode Verbose`` prints with the frame's arguments.
-    """
-    from ._token_answers import (
-        clamped_lifetime,
-        expected_tenant,
-        home_tenant,
-        lifetime_problem,
-        seconds,
-        wrong_tenant,
-    )
-
-    token = result.get("access_token")
-    if not isinstance(token, str) or not token:
-        return None
-    raw = result.get("expires_in", _UNSTATED_LIFETIME)
-    if raw is _UNSTATED_LIFETIME:  # msal then cached it for expires_on, else 600 s
-        on = seconds(result.get("expires_on"))
-        raw = 600 if on is None else on - time.time()
-    expires_in = seconds(raw)
-    problem = lifetime_problem("expires_in", raw, expires_in) or wrong_tenant(
-        token, expected_tenant(tenant, home_tenant(msal_account.get("home_account_id")))
-    )
-    if problem is not None or expires_in is None:
-        _LOGGER.warning("nbauth did not use the token msal returned: %s.", problem)
-        return None
-    refresh_on = seconds(result.get("refresh_on"))
-    # A refresh time before now or after expiry: the store picks its own.
-    refresh_in = None if refresh_on is None else refresh_on - time.time()
-    return FreshToken(token=token, expires_in=clamped_lifetime(expires_in), refresh_in=refresh_in)
-
-
-_UNSTATED_LIFETIME = object()
+        self._msal.close()
 
 
 def _login_cloud(
@@ -1018,170 +644,3 @@ def _login_cloud(
     return chosen
 
 
-def _token_tenant(token: str) -> str | None:
-    """The ``tid`` claim of a JWT access token, read without verifying (display only)."""
-    from ._token_answers import token_tenant
-
-    return token_tenant(token)
-
-
-def _discovery_error(authority: str, exc: ValueError) -> AuthenticationError:
-    """msal reports a failed OIDC discovery as a ValueError whose context (the ValueError it
-    replaced) holds the server's error body."""
-    import json
-
-    seen: BaseException | None = exc
-    while seen is not None:
-        text = str(seen)
-        start = text.find("{")
-        if start != -1:
-            try:
-                body = json.loads(text[start:])
-            except ValueError:
-                body = None
-            if isinstance(body, dict) and body.get("error"):
-                return from_msal_result(body)
-        seen = seen.__context__
-    return AuthenticationError(
-        f"Entra ID did not accept the authority {authority}: {redact(exc)[:300]} Check the "
-        f"tenant and authority_host."
-    )
-
-
-# -- the kernel's session and the module-level API ---------------------------------------------
-
-_kernel_session: Session | None = None
-_kernel_session_lock = threading.Lock()
-
-
-def session() -> Session:
-    """The kernel's `Session` (created on first use)."""
-    global _kernel_session
-    if _kernel_session is None:
-        with _kernel_session_lock:
-            if _kernel_session is None:
-                created = Session()
-                if "nbauth._magics" in sys.modules:
-                    # `%load_ext nbauth` ran: a sign-in needed in the middle of a cell (revoked,
-                    # MFA, claims) appears inline in that cell, as %azlogin's card does.
-                    from ._reprompt import install
-
-                    install(created)
-                _kernel_session = created
-    return _kernel_session
-
-
-def login(
-    method: str = "device_code",
-    *,
-    tenant: str | None = None,
-    client_id: str | None = None,
-    scopes: Iterable[str] | str | None = None,
-    authority_host: str | None = None,
-    wait: bool = True,
-    timeout: float | None = None,
-    prompt: Callable[[DeviceCodePrompt], object] | None = None,
-    persistence: Persistence | str | None = None,
-    allow_unencrypted: bool | None = None,
-    cloud: _clouds.Cloud | str | Mapping[str, Any] | None = None,
-    **options: Any,
-) -> SignIn:
-    """Sign in to Azure / Entra ID for this kernel.
-
-    In [1]: nbauth.login()                        # device code, blocks until done
-    In [2]: s = nbauth.login(wait=False); s.prompt.user_code
-
-    ``tenant`` defaults to 'organizations', ``client_id`` to the Azure CLI's public client,
-    ``authority_host`` to $AZURE_AUTHORITY_HOST or the public cloud, ``scopes`` to Azure
-    Resource Manager. ``wait=True`` shows the prompt and blocks (the stop button cancels);
-    ``wait=False`` returns the pending `SignIn` at once. ``prompt`` receives a
-    `DeviceCodePrompt` (default: print it). ``persistence`` ("none", "read_write", "reauth")
-    and ``allow_unencrypted``: stay signed in across kernel restarts; see
-    `Session.set_persistence`. ``cloud``: ``"public"``, ``"china"``, ``"usgov"``, a dict or
-    the path of a JSON file describing a cloud (see `nbauth._clouds`); it sets the authority
-    host, the default scope and the Resource Manager endpoint. Other keyword arguments are the
-    method's own
-    (e.g. ``client_secret=`` for ``method="client_secret"``); a method rejects ones it does
-    not know, naming them but never their values.
-
-    Inside a Jupyter kernel, with no ``prompt``, the sign-in is shown as ``%azlogin`` shows it
-    (the device-code card, then the signed-in badge) instead of printed text.
-    """
-    import sys
-
-    options = HiddenValues(options)  # secrets: see nbauth._hidden
-    try:
-        # Checked here too: inside a kernel the display starts the sign-in and waits itself.
-        timeout = _arguments.seconds(timeout)
-        _arguments.flag(wait, "wait")
-        kernel_session = session()
-        zmqshell = sys.modules.get("ipykernel.zmqshell")  # never imported just to find out
-        if prompt is None and zmqshell is not None and zmqshell.ZMQInteractiveShell.initialized():
-            from ._ui.display import sign_in as show_sign_in  # Lazy load: only inside a kernel
-
-            return show_sign_in(
-                kernel_session,
-                wait=wait,
-                timeout=timeout,
-                method=method,
-                tenant=tenant,
-                client_id=client_id,
-                scopes=scopes,
-                authority_host=authority_host,
-                persistence=persistence,
-                allow_unencrypted=allow_unencrypted,
-                cloud=cloud,
-                **options,
-            )
-        return kernel_session.login(
-            method,
-            tenant=tenant,
-            client_id=client_id,
-            scopes=scopes,
-            authority_host=authority_host,
-            wait=wait,
-            timeout=timeout,
-            prompt=prompt,
-            persistence=persistence,
-            allow_unencrypted=allow_unencrypted,
-            cloud=cloud,
-            **options,
-        )
-    except ConfigurationError as exc:
-        from ._ui.display import one_line  # Lazy load
-
-        # A refused argument is one sentence: IPython shows it without a traceback.
-        raise one_line(exc) from None
-
-
-def logout(all: bool = False) -> None:  # noqa: A002 - public name
-    """Sign out the current account (``all=True``: every account this kernel signed in)."""
-    session().logout(all=all)
-
-
-def current_account() -> Account | None:
-    """Who is signed in in this kernel, or None."""
-    return session().account
-
-
-def credential() -> NotebookCredential:
-    """The kernel's `NotebookCredential`, for any Azure SDK client."""
-    return session().credential()
-
-
-def async_credential() -> AsyncNotebookCredential:
-    """The kernel's `AsyncNotebookCredential`, for ``.aio`` Azure SDK clients."""
-    return session().async_credential()
-
-
-def reset_session() -> None:
-    """Forget the kernel's session: cancel its pending sign-in, drop its accounts and tokens.
-
-    For tests and for a clean slate in a long-lived kernel; the next `session()` is a new one.
-    """
-    global _kernel_session
-    with _kernel_session_lock:
-        old, _kernel_session = _kernel_session, None
-    if old is not None:
-        old.logout(all=True)
-        old.close()

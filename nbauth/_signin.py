@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ._arguments import seconds
 from ._errors import AuthenticationError, SignInCancelled, SignInTimeout
@@ -21,7 +21,7 @@ from ._errors import AuthenticationError, SignInCancelled, SignInTimeout
 if TYPE_CHECKING:
     from ._prompt import DeviceCodePrompt
 
-__all__ = ["Account", "SignIn", "STATUSES"]
+__all__ = ["Account", "SignIn", "SignInReport", "STATUSES"]
 
 _LOGGER = logging.getLogger("nbauth")
 
@@ -63,13 +63,26 @@ class Account:
         return self.username
 
 
+class SignInReport(Protocol):
+    """How a method that tries several ways chose this sign-in (``auto``: `nbauth.AutoReport`).
+    Text only: ``str()`` lists what was tried and why."""
+
+    @property
+    def chosen(self) -> str | None:
+        """The way that signed in (None: none did)."""
+        ...
+
+    def headline(self) -> str: ...
+
+
 class SignIn:
     """A sign-in: pending, then succeeded or failed. Returned by `nbauth.login()`.
 
     ``status`` is one of ``"pending"``, ``"succeeded"``, ``"cancelled"``, ``"declined"``,
     ``"expired"``, ``"failed"``. ``prompt`` is what to show the person (for device code: the
     URL and user code). ``wait()`` blocks until done and returns the `Account` or raises the
-    failure; ``cancel()`` stops it.
+    failure; ``cancel()`` stops it. ``report``: what the ``auto`` chain tried before it chose
+    this sign-in (None for a sign-in made by naming its method).
     """
 
     def __init__(
@@ -78,9 +91,11 @@ class SignIn:
         method: str,
         prompt: DeviceCodePrompt | None = None,
         on_cancel: Callable[[], None] | None = None,
+        report: SignInReport | None = None,
     ) -> None:
         self.method = method
         self.prompt = prompt
+        self._report = report
         self._on_cancel = on_cancel
         self._lock = threading.Lock()
         self._status = PENDING
@@ -107,6 +122,11 @@ class SignIn:
     def error(self) -> AuthenticationError | None:
         """Why the sign-in failed (None while pending or after success)."""
         return self._error
+
+    @property
+    def report(self) -> SignInReport | None:
+        """What the ``auto`` chain tried to choose this sign-in (`nbauth.AutoReport`), or None."""
+        return self._report
 
     def done(self) -> bool:
         return self._done.is_set()
@@ -170,6 +190,10 @@ class SignIn:
         raise TypeError("A SignIn is live state of this kernel and cannot be pickled.")
 
     # -- for sign-in methods -----------------------------------------------------------------
+
+    def set_report(self, report: SignInReport) -> None:
+        """For a method that chose this sign-in among others (``auto``): say how it chose."""
+        self._report = report
 
     @property
     def cancel_requested(self) -> threading.Event:

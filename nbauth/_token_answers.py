@@ -21,13 +21,12 @@ standard library.
 
 from __future__ import annotations
 
-import base64
-import json
 import math
 import re
 from typing import Any
 
 from ._base_errors import redact
+from ._jwt import client_info, jwt_claims
 
 __all__ = [
     "MAX_TOKEN_LIFETIME_S",
@@ -199,34 +198,15 @@ def _answer_lifetime(kept: dict[str, Any], now: float, warnings: list[str]) -> f
 # -- tenants -----------------------------------------------------------------------------------
 
 
-def _jwt_payload(token: object) -> dict[str, Any]:
-    """A JWT's payload, unverified (a client cannot verify an access token), or {}."""
-    if not isinstance(token, str) or token.count(".") != 2:
-        return {}
-    payload = token.split(".")[1]
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, TypeError):
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
 def token_tenant(token: object) -> str | None:
     """The ``tid`` claim of a JWT access token, unverified; None for opaque tokens."""
-    tid = _jwt_payload(token).get("tid")
+    tid = jwt_claims(token).get("tid")
     return str(tid) if isinstance(tid, str) and tid else None
 
 
 def _client_info_tenant(body: dict[str, Any]) -> str | None:
     """The home tenant (``utid``) that a token answer's ``client_info`` names."""
-    info = body.get("client_info")
-    if not isinstance(info, str):
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(info + "=" * (-len(info) % 4)))
-    except (ValueError, TypeError):
-        return None
-    utid = data.get("utid") if isinstance(data, dict) else None
+    utid = client_info(body.get("client_info")).get("utid")
     return utid if isinstance(utid, str) and _GUID.fullmatch(utid) else None
 
 

@@ -1,22 +1,30 @@
 """``nbauth.whoami()`` / ``%azwhoami``: who is signed in, where, how, and until when.
 
-Reads only what the session already knows: the account, the chosen subscription (when the
-subscriptions module is in use) and, from the token store, which resources got a token and when
-each expires. Never a token: `WhoAmI` can be printed, displayed and pickled safely.
+Reads only what the session already knows: the account, the chosen subscription and, from the
+token store, which resources got a token and when each expires. Never a token: `WhoAmI` can be
+printed, displayed and pickled safely. `last_auto_report` says how the latest ``auto`` sign-in
+chose its way in.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._kernel import session_or_default
+from ._labels import format_time, method_label
+from ._links import escape
+from ._methods.auto import AutoReport
+from ._subscriptions import current_subscription
+from ._token_store import TokenKey
+
 if TYPE_CHECKING:
     from ._persistence import PersistenceStatus
-    from ._session import Account, Session
+    from ._session import Session
+    from ._signin import Account
 
-__all__ = ["TokenExpiry", "WhoAmI", "whoami"]
+__all__ = ["TokenExpiry", "WhoAmI", "last_auto_report", "whoami"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +66,6 @@ class WhoAmI:
 
     def rows(self) -> list[tuple[str, str]]:
         """(label, value) pairs about the account, the same in text and HTML."""
-        from ._ui.badge import method_label
-
         account = self.account
         if account is None:
             return []
@@ -78,8 +84,6 @@ class WhoAmI:
 
     def token_rows(self) -> list[tuple[str, str]]:
         """(resource [tenant], "valid until ...") for each token used so far."""
-        from ._ui.badge import format_time
-
         out = []
         for token in self.tokens:
             where = f" (tenant {token.tenant})" if token.tenant else ""
@@ -115,8 +119,6 @@ class WhoAmI:
         printer.text(str(self))
 
     def _repr_html_(self) -> str:
-        from ._ui.links import escape
-
         def table(rows: list[tuple[str, str]], css_class: str) -> str:
             body = "".join(
                 f'<tr><th style="text-align:left;padding-right:1em">{escape(label)}</th>'
@@ -146,13 +148,10 @@ def _resource(scopes: tuple[str, ...]) -> str:
 
 
 def _token_expiries(session: Session, account: Account) -> tuple[TokenExpiry, ...]:
-    # The token store lists (key, expiry) pairs when it supports it; never the tokens.
-    expiries = getattr(session.token_store, "expiries", None)
-    if not callable(expiries):
-        return ()
+    # The token store lists (key, expiry) pairs; never the tokens.
     out = []
-    for key, expires_on in expiries():
-        if getattr(key, "account", None) != account.home_account_id or getattr(key, "claims", ""):
+    for key, expires_on in session.token_store.expiries():
+        if not isinstance(key, TokenKey) or key.account != account.home_account_id or key.claims:
             continue
         out.append(TokenExpiry(_resource(tuple(key.scopes)), key.tenant or None, float(expires_on)))
     out.sort(key=lambda t: (t.resource, t.tenant or ""))
@@ -160,22 +159,8 @@ def _token_expiries(session: Session, account: Account) -> tuple[TokenExpiry, ..
 
 
 def _subscription(session: Session) -> str | None:
-    try:
-        from . import _subscriptions  # another part of nbauth; optional here
-    except ImportError:
-        return None
-    current = getattr(_subscriptions, "current_subscription", None)
-    if not callable(current):
-        return None
-    takes_session = bool(inspect.signature(current).parameters)
-    subscription = current(session) if takes_session else current()
-    if subscription is None:
-        return None
-    name = getattr(subscription, "display_name", None) or getattr(subscription, "name", None)
-    sub_id = getattr(subscription, "subscription_id", None) or getattr(subscription, "id", None)
-    if name and sub_id:
-        return f"{name} ({sub_id})"
-    return str(name or sub_id or subscription)
+    chosen = current_subscription(session)
+    return str(chosen) if chosen is not None else None  # "name (id)"
 
 
 def whoami(session: Session | None = None) -> WhoAmI:
@@ -184,14 +169,10 @@ def whoami(session: Session | None = None) -> WhoAmI:
     In [1]: nbauth.whoami()
     In [2]: nbauth.whoami().account.username
     """
-    if session is None:
-        from ._session import session as kernel_session
-
-        session = kernel_session()
+    session = session_or_default(session)
     account = session.account
     pending = session.pending is not None
-    status = getattr(session, "persistence_status", None)
-    persistence = status() if callable(status) else None
+    persistence = session.persistence_status()
     if account is None:
         return WhoAmI(account=None, pending=pending, persistence=persistence)
     return WhoAmI(
@@ -201,3 +182,13 @@ def whoami(session: Session | None = None) -> WhoAmI:
         pending=pending,
         persistence=persistence,
     )
+
+
+def last_auto_report(session: Session | None = None) -> AutoReport | None:
+    """What the latest ``auto`` sign-in of this kernel (``%azlogin``) tried, step by step, or
+    None (``session``: default the kernel's).
+
+    In [1]: print(nbauth.last_auto_report())
+    """
+    report = session_or_default(session).last_auto_report
+    return report if isinstance(report, AutoReport) else None

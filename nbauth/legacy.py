@@ -99,14 +99,14 @@ class CredentialWrapper:
         """The scope tokens are asked for."""
         if self._scope is not None:
             return self._scope
-        from ._session import session  # Lazy load
+        from ._kernel import session
 
         return session().cloud.arm_scope
 
     def _resolved_credential(self) -> Any:
         if self._credential is not None:
             return self._credential
-        from ._session import credential  # Lazy load
+        from ._api import credential
 
         return credential()
 

@@ -177,3 +177,11 @@ def test_tenant_credential_passes_the_tenant(alice):
     assert jwt_claims(cred.get_token(ARM_SCOPE).token)["tid"] == FABRIKAM
     assert jwt_claims(cred.get_token_info(ARM_SCOPE).token)["tid"] == FABRIKAM
     assert repr(cred) == f"<TenantCredential tenant_id='{FABRIKAM}'>"
+
+
+def test_an_absurdly_nested_answer_is_a_resource_manager_error(alice, admin):
+    """JSON nested deeper than Python's recursion limit: one clear error, not a traceback."""
+    admin.fault("arm", status=200, body="[" * 200_000 + "]" * 200_000, count=1)
+    with ResourceManagerClient(alice) as client, pytest.raises(ResourceManagerError) as caught:
+        client.list("/tenants")
+    assert "not JSON" in str(caught.value)

@@ -22,8 +22,10 @@ from _service_fixtures import (
 )
 
 import nbauth
-from nbauth._methods.auto import STEPS, AutoReport, StepResult, last_auto_report
-from nbauth._session import reset_session
+from nbauth._kernel import reset_session
+from nbauth._methods.auto import STEPS, AutoReport, StepResult
+from nbauth._session import Session
+from nbauth._whoami import last_auto_report
 
 CHAIN = [step.name for step in STEPS]
 NOT_INSTALLED = {
@@ -80,6 +82,29 @@ def test_environment_first(emulator, emu_admin, service_env, svc_session):
     assert arm_subscriptions(svc_session.credential()) == [PRODUCTION_SUBSCRIPTION]
     assert last_auto_report(svc_session) is report
     assert_no_secret_in([str(report), report._repr_html_()], known_secrets(emu_admin, emulator))
+
+
+def test_the_report_is_a_field_of_the_sign_in_and_the_last_one_is_the_sessions(
+    emulator, emu_admin, service_env, svc_session
+):
+    """State you can see: ``SignIn.report`` (None when the method was named) and the session's
+    ``last_auto_report``, which no other session shares."""
+    sp = emulator["service_principal"]
+    service_env.set(
+        AZURE_TENANT_ID=sp["tenant_id"],
+        AZURE_CLIENT_ID=sp["client_id"],
+        AZURE_CLIENT_SECRET=sp["client_secret"],
+    )
+    named = svc_session.login("environment")
+    assert named.report is None and svc_session.last_auto_report is None
+    chosen = auto(svc_session)
+    assert isinstance(chosen.report, AutoReport)
+    assert svc_session.last_auto_report is chosen.report
+    other = Session()
+    try:
+        assert other.last_auto_report is None and last_auto_report(other) is None
+    finally:
+        other.close()
 
 
 def test_workload_identity_second(emulator, emu_admin, service_env, svc_session):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import time
 
 import pytest
 from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtures
@@ -154,7 +155,7 @@ def test_logout_forgets_the_account_and_its_tokens(nbsession, admin):
 
 
 def test_logout_all_forgets_every_account(nbsession, admin, emulator):
-    from nbauth._session import DEFAULT_CLIENT_ID
+    from nbauth._scopes import DEFAULT_CLIENT_ID
 
     sign_in(nbsession, admin, ALICE)
     sign_in(nbsession, admin, BOB)
@@ -341,3 +342,18 @@ def test_login_passes_a_claims_challenge_to_the_device_code_request(nbsession, a
     assert signin.status == "succeeded"
     [request] = [r for r in admin.requests() if r["endpoint"] == "devicecode"]
     assert request["status"] == 200
+
+
+def test_refresh_on_is_the_moment_the_credential_refreshes(nbsession, admin, clock):
+    """azure-core asks again at ``refresh_on``: at that second the credential must refresh, not
+    hand back the old token (issue 11: it was up to 1 s early, rounded down)."""
+    admin.settings(access_token_lifetime_s=20)
+    sign_in(nbsession, admin)
+    credential = nbsession.credential()
+    for _ in range(4):
+        info = credential.get_token_info(STORAGE_SCOPE)
+        before = len(token_requests(admin))
+        clock.offset = info.refresh_on - time.time()  # the clock reads refresh_on exactly
+        fresh = [credential.get_token_info(STORAGE_SCOPE) for _ in range(8)]
+        assert len(token_requests(admin)) == before + 1, "no refresh at refresh_on"
+        assert fresh[-1].token != info.token

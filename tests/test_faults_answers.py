@@ -487,3 +487,17 @@ def test_an_azure_identity_method_refuses_a_token_of_another_tenant(
     emu_admin.fault("token", patch={"access_token": fabrikam_token}, count=5)
     with pytest.raises(AuthenticationError, match=f"token for tenant {FABRIKAM}"):
         svc_session.credential().get_token(STORAGE_SCOPE)
+
+
+def test_an_absurdly_nested_token_answer_is_one_clear_error(nbsession, admin, clock):
+    """A hostile or broken server nests its JSON answer deeper than Python's recursion limit:
+    the credential says what happened, never a RecursionError traceback."""
+    sign_in(nbsession, admin)
+    credential = nbsession.credential()
+    credential.get_token(ARM_SCOPE)
+    nested = "[" * 200_000 + "]" * 200_000
+    admin.fault("token", status=200, body=nested, content_type="application/json", count=3)
+    clock.advance(3700)
+    with pytest.raises(AuthenticationError) as caught:
+        credential.get_token(ARM_SCOPE)
+    assert "could not use" in str(caught.value) and "\n" not in str(caught.value)

@@ -32,7 +32,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from nbauth._errors import InteractionRequired
-from nbauth._reprompt import install
+from nbauth._ui.reprompt import install
 
 CLAIMS = json.dumps({"access_token": {"nbf": {"essential": True, "value": "1700000000"}}})
 ENCODED = base64.urlsafe_b64encode(CLAIMS.encode()).decode().rstrip("=")

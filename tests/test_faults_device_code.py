@@ -27,7 +27,7 @@ from nbauth._errors import (
     SignInDeclined,
     SignInExpired,
 )
-from nbauth._session import DEFAULT_CLIENT_ID
+from nbauth._scopes import DEFAULT_CLIENT_ID
 
 
 def wait_for(predicate, what: str, timeout: float = 20.0):

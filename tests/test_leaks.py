@@ -674,7 +674,7 @@ def test_failed_sign_ins_under_verbose_show_no_secret(make, ctx, debug_log):
 )
 def test_failed_module_level_login_under_verbose_shows_no_secret(make, ctx):
     """The same through ``nbauth.login`` (the kernel's session): its frame is shown too."""
-    from nbauth._session import reset_session
+    from nbauth._kernel import reset_session
 
     kwargs = make(ctx)
     try:

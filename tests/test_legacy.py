@@ -124,7 +124,7 @@ def test_nobody_signed_in_says_to_run_azlogin(nbsession, emulator):
 
 
 def test_defaults_to_the_kernel_credential(nbsession, admin, emulator, monkeypatch):
-    import nbauth._session as session_module
+    import nbauth._kernel as session_module
 
     # The kernel's session, signed in through the public API, is what a bare wrapper uses.
     session_module.reset_session()

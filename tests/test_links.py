@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from nbauth._ui.links import escape, link_html, link_warning, safe_href
+from nbauth._links import escape, link_html, link_warning, safe_href
 
 
 @pytest.mark.parametrize(

@@ -240,7 +240,7 @@ def test_help_has_examples(magics):
 
 
 def test_load_ext_registers_the_magics(shell, emulator):
-    from nbauth._session import reset_session
+    from nbauth._kernel import reset_session
 
     try:
         shell.run_line_magic("load_ext", "nbauth")

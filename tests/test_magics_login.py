@@ -440,7 +440,7 @@ def test_azwhoami(shell, magics, admin, nbsession):
 
 
 def test_magics_install_the_inline_reprompt_with_their_ui(shell, nbsession):
-    from nbauth._reprompt import InlineReprompt
+    from nbauth._ui.reprompt import InlineReprompt
 
     magics = LoginMagics(shell=shell, session=nbsession)
     handler = nbsession.interaction_handler

@@ -360,7 +360,7 @@ def test_username_password_through_nbauth_login(emulator, admin):
         assert signin.account.username == ALICE
         assert PRODUCTION_SUBSCRIPTION in arm_subscriptions(nbauth.credential())
     finally:
-        from nbauth._session import reset_session
+        from nbauth._kernel import reset_session
 
         reset_session()
 

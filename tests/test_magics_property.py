@@ -12,6 +12,8 @@ any request (no real cloud name is ever drawn); ``service_env`` puts no develope
 and the instance metadata address on a closed loopback port; the kernel reports itself remote,
 so the browser method never opens a browser.
 
+150 examples by default (about 15 s); ``PROPERTY_EXAMPLES=2000`` for a longer hunt.
+
 One known gap is allowed for, and only that one: persistence chosen by the failing command
 itself (``--persist reauth``, ``persistence="read_write"``) stays chosen when the sign-in
 method then refuses or fails (see `_persistence_changed_by_the_command`).
@@ -41,7 +43,7 @@ from IPython.utils.capture import capture_output
 
 import nbauth
 from nbauth import _clouds
-from nbauth import _session as session_module
+from nbauth import _kernel as kernel_module
 from nbauth._errors import ConfigurationError, NbauthError
 
 SECRET = "Zq9hyp-S3cret-marker"
@@ -343,7 +345,7 @@ def kernel_state(shell) -> dict:
         "clouds": dict(_clouds._registered),
         "environment": dict(os.environ),
     }
-    s = session_module._kernel_session
+    s = kernel_module._kernel_session
     if s is None:  # made on first use, with what the environment says
         state.update(session=None, account=None, accounts=[], pending=None, persistence=None)
         return state
@@ -427,7 +429,7 @@ def run_sign_in(admin, username: str) -> BaseException | None:
 
 def run(shell, admin, command: tuple[str, object]) -> None:
     kind, payload = command
-    s = session_module._kernel_session
+    s = kernel_module._kernel_session
     if kind == "magic" and str(payload).startswith("azsubscription") and s and s.pending:
         # Listing subscriptions waits for a pending sign-in (that is its job); nobody here
         # would approve it, so the person cancels it first.
@@ -498,7 +500,7 @@ def kernel(shell, emulator, admin, service_env, files, loopback_only, tmp_path, 
     monkeypatch.setenv("NBAUTH_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "remote")
     monkeypatch.setattr(sys, "stdin", io.StringIO())  # no terminal: a password is never asked
-    session_module.reset_session()
+    kernel_module.reset_session()
     saved = dict(shell.user_ns)
     yield Kernel(shell, emulator["authority_host"])
     end_kernel_session()
@@ -508,7 +510,7 @@ def kernel(shell, emulator, admin, service_env, files, loopback_only, tmp_path, 
 
 def end_kernel_session() -> None:
     with environment({"NBAUTH_PERSIST": "none", "NBAUTH_PERSIST_ALLOW_UNENCRYPTED": None}):
-        session_module.reset_session()
+        kernel_module.reset_session()
 
 
 @settings(

@@ -137,6 +137,20 @@ def test_falls_back_to_the_browser_on_a_local_kernel(nbsession, admin, monkeypat
     assert "azure-identity-broker package is not installed" in capsys.readouterr().out
 
 
+def test_each_fallback_is_said_through_the_notice_callback(nbsession, admin, monkeypatch, capsys):
+    monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "remote")
+    notices: list[str] = []
+    signin = nbsession.login(
+        "wam", prompt=approving_prompt(admin, BOB), login_hint=BOB, notice=notices.append
+    )
+    assert signin.account.username == BOB
+    assert [n.split(":")[0] for n in notices] == [
+        "The broker (WAM) cannot be used",
+        "The browser sign-in cannot be used",
+    ]
+    assert capsys.readouterr().out == ""
+
+
 def test_bad_login_hint(nbsession):
     with pytest.raises(ConfigurationError):
         nbsession.login("broker", login_hint=42)

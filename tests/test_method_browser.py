@@ -183,6 +183,28 @@ def test_no_browser_falls_back_to_device_code(nbsession, admin, local_kernel, ca
     assert "no web browser could be opened" in capsys.readouterr().out
 
 
+def test_what_the_method_says_goes_to_the_notice_callback_not_stdout(
+    nbsession, admin, local_kernel, capsys
+):
+    """The prompt seam: a card (or a test) is told what the method has to say; nothing is
+    printed past it."""
+    notices: list[str] = []
+    browser = FakeBrowser(ALICE)
+    signin = nbsession.login("browser", open_browser=browser, notice=notices.append)
+    assert signin.account.username == ALICE
+    assert notices[0] == "Opening the sign-in page in a browser on this machine..."
+    assert notices[1] == f"Finish signing in in the browser. If its window is gone, open: {browser.urls[0]}"
+    fallback: list[str] = []
+    nbsession.login(
+        "browser",
+        open_browser=lambda url: False,
+        prompt=approving_prompt(admin, BOB),
+        notice=fallback.append,
+    )
+    assert "no web browser could be opened" in fallback[-1]
+    assert capsys.readouterr().out == ""
+
+
 def test_a_crashing_opener_counts_as_no_browser(nbsession, admin, local_kernel):
     def broken(url):
         raise RuntimeError("no display")

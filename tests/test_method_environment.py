@@ -118,3 +118,23 @@ def test_wrong_secret_is_an_entra_error_without_the_secret(
         [str(error), repr(error), str(restored)], [wrong, *known_secrets(emu_admin, emulator)]
     )
     assert svc_session.account is None
+
+
+def test_nbauth_login_defaults_to_auto_like_azlogin(emulator, emu_admin, service_env):
+    """``nbauth.login()`` takes %azlogin's default (auto): with a service principal in the
+    environment it signs in through it, instead of waiting for a device code nobody enters."""
+    from nbauth._kernel import reset_session
+
+    sp = emulator["service_principal"]
+    service_env.set(
+        AZURE_TENANT_ID=sp["tenant_id"],
+        AZURE_CLIENT_ID=sp["client_id"],
+        AZURE_CLIENT_SECRET=sp["client_secret"],
+    )
+    try:
+        signin = nbauth.login(timeout=30)
+        assert signin.status == "succeeded"
+        assert signin.account.method == "environment"
+        assert [r["grant_type"] for r in token_requests(emu_admin)] == ["client_credentials"]
+    finally:
+        reset_session()

@@ -40,7 +40,7 @@ from _persistence_fixtures import (  # noqa: F401 - the *_fixture names register
 
 from nbauth._errors import ConfigurationError
 from nbauth._persistence import Persistence, PersistenceWarning
-from nbauth._persistence_cache import EncryptionUnavailable
+from nbauth._persistence_backends import EncryptionUnavailable
 from nbauth._persistence_files import CacheLocationError
 from nbauth._session import Session
 from nbauth._whoami import whoami
@@ -203,11 +203,8 @@ def test_msal_extensions_stores_plug_in_through_the_same_cache(
     its portable FilePersistence since this machine has no keyring."""
     from msal_extensions import FilePersistence
 
-    from nbauth._persistence_cache import (
-        EncryptedBackend,
-        PersistentTokenCache,
-        open_token_backend,
-    )
+    from nbauth._persistence_backends import EncryptedBackend, open_token_backend
+    from nbauth._persistence_cache import PersistentTokenCache
     from nbauth._persistence_files import CacheDir
 
     directory = CacheDir(cache_dir)

@@ -5,6 +5,10 @@ token is revoked through the admin API, so Entra (emulated) answers AADSTS50173.
 from __future__ import annotations
 
 import _thread
+import json
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 
@@ -25,7 +29,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
 from IPython.utils.capture import capture_output
 
 from nbauth._errors import AuthenticationRequired, SignInCancelled, SignInDeclined
-from nbauth._reprompt import InlineReprompt, can_prompt, install
+from nbauth._ui.reprompt import InlineReprompt, can_prompt, install
 
 
 @pytest.fixture
@@ -81,6 +85,50 @@ def test_install_sets_the_handler_once_and_respects_a_custom_one(nbsession):
     nbsession.interaction_handler = custom
     assert install(nbsession) is None
     assert nbsession.interaction_handler is custom
+
+
+def _run_fresh(program: str) -> dict:
+    """`program`'s last line of output, as JSON, from a fresh interpreter: the kernel's session
+    and what %load_ext asked for are process-wide."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(program)], capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_load_ext_installs_the_reprompt_on_each_kernel_session_it_makes():
+    """Explicit, and paid for only when a session is made: %load_ext does not make the session
+    (that would load azure-core), and reset_session()'s next session gets it too."""
+    found = _run_fresh(
+        """
+        import json, sys
+        from IPython.core.interactiveshell import InteractiveShell
+        import nbauth
+        InteractiveShell.instance().run_line_magic("load_ext", "nbauth")
+        made_at_load = "nbauth._session" in sys.modules
+        from nbauth._kernel import reset_session
+        first = type(nbauth.session().interaction_handler).__name__
+        reset_session()
+        after_reset = type(nbauth.session().interaction_handler).__name__
+        print(json.dumps([made_at_load, first, after_reset]))
+        """
+    )
+    assert found == [False, "InlineReprompt", "InlineReprompt"]
+
+
+def test_load_ext_after_the_session_exists_installs_it_at_once_and_magics_alone_do_not():
+    found = _run_fresh(
+        """
+        import json
+        from IPython.core.interactiveshell import InteractiveShell
+        import nbauth, nbauth._magics
+        kernel_session = nbauth.session()
+        before = kernel_session.interaction_handler
+        InteractiveShell.instance().run_line_magic("load_ext", "nbauth")
+        print(json.dumps([before, type(kernel_session.interaction_handler).__name__]))
+        """
+    )
+    assert found == [None, "InlineReprompt"]
 
 
 def test_main_thread_get_token_reprompts_inline_and_continues(revoked, admin):

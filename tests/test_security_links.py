@@ -27,9 +27,9 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
 
 import nbauth
 from nbauth._errors import AuthenticationError
+from nbauth._links import link_warning, safe_href
 from nbauth._prompt import DeviceCodePrompt, print_prompt
 from nbauth._ui import display as ui_display
-from nbauth._ui.links import link_warning, safe_href
 from nbauth._ui.text import TextSignInView
 
 CANARY = "nbauth_canary()"

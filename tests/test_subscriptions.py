@@ -160,6 +160,47 @@ def test_tenant_that_needs_a_new_sign_in(alice, admin):
     assert alice.account.username == ALICE and alice.account.tenant_id == FABRIKAM
 
 
+def test_a_tenant_sign_in_is_shown_by_the_callers_interactive_sign_in(alice, admin):
+    """The domain knows no UI: without a way to show the sign-in it says what to run (nothing
+    asked of Entra); with one (the magics pass the card's), that shows it."""
+    tenants(session=alice)
+    admin.revoke(ALICE)
+    admin.clear_requests()
+    with pytest.raises(AuthenticationRequired) as info:
+        set_subscription("Fabrikam Analytics", tenant=FABRIKAM, session=alice)
+    assert f"%azsubscription --tenant {FABRIKAM}" in str(info.value)
+    assert requests_of(admin, "devicecode") == []
+
+    asked: list[dict] = []
+
+    def shown(session, **sign_in):
+        asked.append(sign_in)
+        return session.login(
+            tenant=sign_in["tenant"],
+            authority_host=sign_in["authority_host"],
+            prompt=approving_prompt(admin, sign_in["account_hint"]),
+        )
+
+    chosen = set_subscription(
+        "Fabrikam Analytics", tenant=FABRIKAM, session=alice, interactive_sign_in=shown
+    )
+    assert chosen.subscription_id == ANALYTICS
+    [call] = asked
+    assert call["tenant"] == FABRIKAM and call["account_hint"] == ALICE
+    assert call["reason"].startswith(f"Tenant {TENANT_NAME[FABRIKAM]}")
+    assert call["authority_host"] == alice.account.authority.rsplit("/", 1)[0]
+
+
+def test_the_choice_lives_on_the_session_and_goes_with_the_account(alice):
+    set_subscription(DATA_SCIENCE, session=alice)
+    home = alice.account.home_account_id
+    assert alice.subscription_choices.chosen(home).subscription_id == DATA_SCIENCE
+    assert alice.subscription_choices.tenants(home)  # names for messages, kept on the session
+    alice.logout()
+    assert alice.subscription_choices.chosen(home) is None
+    assert alice.subscription_choices.tenant_names() == {}
+
+
 def test_subscription_follows_the_account(alice_and_carol):
     use_account(ALICE, session=alice_and_carol)
     set_subscription(DATA_SCIENCE, session=alice_and_carol)

@@ -80,7 +80,7 @@ def test_token_expiry_flags_expired_tokens():
 
 
 def test_account_text_is_escaped_in_html():
-    from nbauth._session import Account
+    from nbauth._signin import Account
 
     account = Account(
         username="<script>x</script>@contoso.example",

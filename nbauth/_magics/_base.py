@@ -36,7 +36,7 @@ class SessionMagics(Magics):
     def _kernel_session(self) -> Session:
         # Resolved on first use, not at %load_ext: the session pulls in azure-core. The kernel
         # session gets the inline re-prompt when it is created (see nbauth._session.session).
-        from .._session import session as kernel_session
+        from .._kernel import session as kernel_session
 
         return kernel_session()
 

@@ -175,7 +175,9 @@ class AccountMagics(SessionMagics):
         s = self.session
         try:
             if set_to is not None:
-                sub = set_subscription(set_to, tenant=args.tenant, session=s, ui=self.ui)
+                sub = set_subscription(
+                    set_to, tenant=args.tenant, session=s, interactive_sign_in=self._tenant_sign_in
+                )
                 self._bind_subscription(sub.subscription_id)
                 print(
                     f"Using subscription {sub.display_name} ({sub.subscription_id}) in tenant "
@@ -208,6 +210,10 @@ class AccountMagics(SessionMagics):
         except NbauthError as exc:
             raise ui_display.one_line(exc) from None
 
+    def _tenant_sign_in(self, session: Session, **sign_in: Any) -> object:
+        """A tenant that wants the person back is signed in to as %azlogin shows it."""
+        return ui_display.sign_in(session, ui=self.ui, **sign_in)
+
     def _listing(self, tenant: str | None) -> Any:
         from .._subscriptions import (
             SubscriptionListing,
@@ -223,7 +229,7 @@ class AccountMagics(SessionMagics):
         chosen = resolve_tenant(_unquote(tenant), session=s)
         # Blocking: a tenant that wants the person back is signed in to right here, so "Run
         # all" goes on from this cell.
-        ensure_tenant_access(s, chosen, ui=self.ui)
+        ensure_tenant_access(s, chosen, interactive_sign_in=self._tenant_sign_in)
         return SubscriptionListing(
             tenants=(chosen,), subscriptions=tuple(tenant_subscriptions(s, chosen))
         )

@@ -377,7 +377,7 @@ class LoginMagics(SessionMagics):
     ).tag(config=True)
     @observe("session")
     def _session_set(self, change: Any) -> None:
-        from .._reprompt import install
+        from .._ui.reprompt import install
 
         handler = install(change["new"], ui=self.ui)
         if handler is not None:
@@ -386,7 +386,7 @@ class LoginMagics(SessionMagics):
     @property
     def _reprompt(self) -> Any:
         """The session's inline re-prompt, once a session is in use."""
-        from .._reprompt import InlineReprompt
+        from .._ui.reprompt import InlineReprompt
 
         handler = getattr(self.session, "interaction_handler", None)
         return handler if isinstance(handler, InlineReprompt) else None
@@ -553,9 +553,8 @@ class LoginMagics(SessionMagics):
                 strategy, allow = persistence
                 # A refusal (no encrypted store, an unsafe directory) changes nothing.
                 request.session.set_persistence(strategy, allow_unencrypted=allow)
-            if request.cloud is not None:
-                _clouds.register(request.cloud)
-            _login(request, **secrets)
+            with _clouds.registered(request.cloud):  # kept only if the sign-in starts
+                _login(request, **secrets)
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
         except AuthenticationError as exc:
@@ -593,7 +592,7 @@ class LoginMagics(SessionMagics):
                 )
         options = self._options(args, method)
         try:
-            from .._session import normalize_scopes
+            from .._scopes import normalize_scopes
 
             tenant = _clouds.validate_tenant(args.tenant) if args.tenant else None
             host = cloud.authority_host if cloud is not None else session.authority_host

@@ -14,11 +14,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .._base_errors import ConfigurationError
+from .._prompt import print_notice
 
 if TYPE_CHECKING:
     from .._prompt import DeviceCodePrompt
-    from .._session import Session
     from .._signin import SignIn
+    from ._host import SessionHost as Session
 
 __all__ = ["SignInRequest", "available", "canonical_name", "check_options", "resolve"]
 
@@ -42,6 +43,9 @@ class SignInRequest:
     certificate path, username, password, auth file, managed identity client ID... Read-only.
     Kept out of the repr because some are secrets; a method must never echo a value, only a
     name (``"client_secret"``). Each method rejects options it does not know."""
+    notice: Callable[[str], object] = field(default=print_notice, repr=False, compare=False)
+    """How a method tells the person something on the way (it falls back to another method,
+    where to finish signing in): never ``print``, so that a card can show it. Default: print."""
 
 
 Start = Callable[["Session", SignInRequest], "SignIn"]

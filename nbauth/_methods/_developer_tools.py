@@ -17,9 +17,9 @@ from .._errors import ConfigurationError
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
-    from .._session import Session
     from .._signin import SignIn
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = [
     "DEFAULT_PROCESS_TIMEOUT_S",

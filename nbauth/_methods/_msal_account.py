@@ -7,34 +7,29 @@ current with an `MsalAccountSource` that renews its tokens by refresh token.
 
 from __future__ import annotations
 
-import base64
-import json
 from typing import TYPE_CHECKING, Any
 
 from .. import _signin
 from .._errors import AuthenticationError
-from .._session import MsalAccountSource
+from .._jwt import client_info
+from .._methods._msal_source import MsalAccountSource
 from .._signin import Account
 
 if TYPE_CHECKING:
     import msal
 
-    from .._session import Session
     from .._signin import SignIn
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["discard", "find_msal_account", "succeed"]
 
 
 def _home_account_id(result: dict[str, Any]) -> str | None:
-    client_info = result.get("client_info")
-    if not client_info:
+    info = client_info(result.get("client_info"))
+    if "uid" not in info or "utid" not in info:
         return None
-    try:
-        info = json.loads(base64.urlsafe_b64decode(client_info + "=" * (-len(client_info) % 4)))
-        return f"{info['uid']}.{info['utid']}"
-    except (ValueError, KeyError, TypeError):
-        return None
+    return f"{info['uid']}.{info['utid']}"
 
 
 def find_msal_account(app: msal.ClientApplication, result: dict[str, Any]) -> dict[str, Any] | None:

@@ -24,8 +24,8 @@ name (``environmentcredential``, ``workloadidentitycredential``, ``managedidenti
 ``visualstudiocodecredential``, ``interactivebrowsercredential``).
 
 Every run leaves an `AutoReport`: for each step what happened, why, and how long it took. It is
-``sign_in.report`` on the returned `SignIn`, `last_auto_report()` afterwards, and part of the
-message of `AutoSignInFailed`.
+``sign_in.report`` on the returned `SignIn`, the session's ``last_auto_report`` afterwards
+(`nbauth.last_auto_report()`), and part of the message of `AutoSignInFailed`.
 """
 
 from __future__ import annotations
@@ -34,32 +34,30 @@ import dataclasses
 import html
 import logging
 import os
-import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from .._errors import AuthenticationError, ConfigurationError, SignInError, redact
+from .. import _signin
+from .._errors import (
+    AuthenticationError,
+    AuthenticationRequired,
+    ConfigurationError,
+    SignInError,
+    redact,
+)
+from .._scopes import DEFAULT_CLIENT_ID
 from .._signin import SignIn
 from . import _MODULES, check_options, resolve
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
-    from .._session import Session
     from .._signin import Account
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
-__all__ = [
-    "AutoReport",
-    "AutoSignInFailed",
-    "STEPS",
-    "Step",
-    "StepResult",
-    "last_auto_report",
-    "start",
-]
+__all__ = ["AutoReport", "AutoSignInFailed", "STEPS", "Step", "StepResult", "start"]
 
 _LOGGER = logging.getLogger("nbauth")
 
@@ -156,12 +154,15 @@ class AutoReport:
         waiting = self._waiting
         if waiting is None or not waiting.done():
             return results
-        if waiting.status == "succeeded" and waiting.account is not None:
-            settled = {"status": SUCCEEDED, "reason": f"signed in as {waiting.account.username}"}
+        if waiting.status == _signin.SUCCEEDED and waiting.account is not None:
+            status, why = SUCCEEDED, f"signed in as {waiting.account.username}"
         else:
+            status = FAILED
             why = _first_line(waiting.error) if waiting.error is not None else waiting.status
-            settled = {"status": FAILED, "reason": why}
-        return [dataclasses.replace(r, **settled) if r.status == WAITING else r for r in results]
+        return [
+            dataclasses.replace(r, status=status, reason=why) if r.status == WAITING else r
+            for r in results
+        ]
 
     def step(self, name: str) -> StepResult:
         """The result of the step named `name` (KeyError if the chain has no such step)."""
@@ -244,25 +245,6 @@ class AutoSignInFailed(SignInError):
         super().__init__(f"{first}\n{report}")
 
 
-_last_reports: weakref.WeakKeyDictionary[Session, AutoReport] = weakref.WeakKeyDictionary()
-_last_lock = threading.Lock()
-
-
-def last_auto_report(session: Session | None = None) -> AutoReport | None:
-    """The report of this kernel's latest ``auto`` sign-in (``%azlogin``), or None."""
-    if session is None:
-        from .._session import session as kernel_session
-
-        session = kernel_session()
-    with _last_lock:
-        return _last_reports.get(session)
-
-
-def _remember(session: Session, report: AutoReport) -> None:
-    with _last_lock:
-        _last_reports[session] = report
-
-
 def _selection() -> tuple[str | None, tuple[Step, ...], set[str]]:
     """(the variable's value, the steps to list, the names of those to run)."""
     value = os.environ.get(ENV, "").strip().lower() or None
@@ -293,8 +275,6 @@ def _first_line(exc: BaseException) -> str:
 
 def _cached(session: Session, request: SignInRequest) -> SignIn:
     """The kernel's current account, if it still gets a token without a person."""
-    from .._errors import AuthenticationRequired
-
     account = session.account
     if account is None:
         raise MethodUnavailable("cached", "no account is signed in in this kernel yet")
@@ -340,8 +320,6 @@ def _same_sign_in(account: Account, host: str, tenant: str, request: SignInReque
     """Whether the request asks for what the current account already is: same cloud, and a
     tenant and client ID that are either the defaults or the account's own. Otherwise a
     stored token would answer a different question (e.g. ``%azlogin --tenant other``)."""
-    from .._session import DEFAULT_CLIENT_ID
-
     wanted_tenant = request.tenant.lower()
     return (
         host == request.authority_host
@@ -355,8 +333,6 @@ def _run(step: Step, session: Session, request: SignInRequest) -> SignIn:
         return _cached(session, request)
     step_request = dataclasses.replace(request, method=step.name, options=MappingProxyType({}))
     if step.name == "managed_identity" and os.environ.get("AZURE_CLIENT_ID", "").strip():
-        from .._session import DEFAULT_CLIENT_ID
-
         if request.client_id.lower() == DEFAULT_CLIENT_ID:
             # DefaultAzureCredential's rule: AZURE_CLIENT_ID names a user-assigned identity.
             step_request = dataclasses.replace(
@@ -389,7 +365,8 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             signin = _run(step, session, request)
         except MethodUnavailable as exc:
             took = (time.perf_counter() - started) * 1000
-            report._results.append(StepResult(step.name, step.label, SKIPPED, exc.reason, took))
+            reason = exc.reason or ""
+            report._results.append(StepResult(step.name, step.label, SKIPPED, reason, took))
             continue
         except (AuthenticationError, ConfigurationError) as exc:
             took = (time.perf_counter() - started) * 1000
@@ -398,7 +375,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             _LOGGER.debug("auto: %s failed: %s", step.name, result.reason)
             if step.stop_on_failure:
                 settle_rest(index)
-                _remember(session, report)
+                session.last_auto_report = report
                 raise AutoSignInFailed(report, stopped_at=result, step=step) from exc
             continue
         took = (time.perf_counter() - started) * 1000
@@ -414,9 +391,9 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             )
             report._waiting = signin
         settle_rest(index)
-        signin.report = report  # type: ignore[attr-defined]  # see the module docstring
-        _remember(session, report)
+        signin.set_report(report)
+        session.last_auto_report = report
         _LOGGER.info("%s", report)
         return signin
-    _remember(session, report)
+    session.last_auto_report = report
     raise AutoSignInFailed(report)

@@ -12,9 +12,9 @@ from ._developer_tools import sign_in_with_tool, tool_missing
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
-    from .._session import Session
     from .._signin import SignIn
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
 

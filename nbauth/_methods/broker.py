@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING
 
 from .. import _kernel_location
 from .._errors import ConfigurationError
-from . import check_options
+from . import browser, check_options
+from ._identity_source import explicit_tenant, identity_kwargs, sign_in_with
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
-    from .._session import Session
     from .._signin import SignIn
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["METHOD", "Unavailable", "start", "unavailable", "unavailable_reason"]
 
@@ -144,13 +145,10 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     if missing is not None:
         if not request.options.get("fallback", True):
             raise MethodUnavailable(METHOD, missing.reason, missing.fix)
-        print(
+        request.notice(
             f"The broker (WAM) cannot be used: {missing.reason}. Signing in with the browser "
-            f"instead.",
-            flush=True,
+            f"instead."
         )
-        from . import browser
-
         options = {
             name: request.options[name]
             for name in ("login_hint", "open_browser")
@@ -167,8 +165,6 @@ def _sign_in_with_broker(
 ) -> SignIn:  # pragma: no cover - needs a real broker (Windows WAM); not on the test machines
     import msal
     from azure.identity.broker import InteractiveBrowserBrokerCredential
-
-    from ._identity_source import explicit_tenant, identity_kwargs, sign_in_with
 
     credential = InteractiveBrowserBrokerCredential(
         parent_window_handle=msal.PublicClientApplication.CONSOLE_WINDOW_HANDLE,

@@ -32,8 +32,9 @@ from .._errors import (
     from_msal_result,
     redact,
 )
+from .._http import network_error
 from .._signin import SignIn
-from . import check_options
+from . import check_options, device_code
 from ._msal_account import discard, succeed
 from ._redirect_listener import RedirectListener
 from ._unavailable import MethodUnavailable
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
     import msal
 
-    from .._session import Session
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["METHOD", "start"]
 
@@ -84,8 +85,6 @@ def start(session: Session, request: SignInRequest) -> SignIn:
 
     import requests  # Lazy load
 
-    from .._http import network_failure
-
     app = session.public_client(f"{request.authority_host}/{request.tenant}", request.client_id)
     state = RedirectListener.new_state()
     listener = RedirectListener(state)
@@ -100,7 +99,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             response_mode="form_post",  # keeps the code out of the browser history
         )
         auth_uri = str(flow["auth_uri"])
-        print("Opening the sign-in page in a browser on this machine...", flush=True)
+        request.notice("Opening the sign-in page in a browser on this machine...")
         try:
             opened = bool(opener(auth_uri))
         except Exception as exc:  # noqa: BLE001 - any failure to open means "no browser"
@@ -109,8 +108,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     except requests.RequestException as exc:
         listener.close()
         raise AuthenticationError(
-            f"{network_failure(request.authority_host, exc)} while starting the sign-in. "
-            f"Check the network connection and try again."
+            network_error(request.authority_host, exc, "while starting the sign-in")
         ) from None
     except BaseException:
         listener.close()
@@ -127,7 +125,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
 
     signin = SignIn(method=METHOD, on_cancel=listener.close)
     session.track_pending(signin)
-    print(f"Finish signing in in the browser. If its window is gone, open: {auth_uri}", flush=True)
+    request.notice(f"Finish signing in in the browser. If its window is gone, open: {auth_uri}")
     signin.start_worker(
         lambda s: _complete(s, session, app, flow, listener, request),
         name="nbauth-browser-sign-in",
@@ -146,12 +144,9 @@ def _fall_back(
 ) -> SignIn:
     if not fallback:
         raise MethodUnavailable(METHOD, reason, f"{fix} Or use --method device_code.")
-    print(
-        f"The browser sign-in cannot be used: {reason}. Signing in with a device code instead.",
-        flush=True,
+    request.notice(
+        f"The browser sign-in cannot be used: {reason}. Signing in with a device code instead."
     )
-    from . import device_code
-
     return device_code.start(
         session, replace(request, method=device_code.METHOD, options=MappingProxyType({}))
     )
@@ -166,8 +161,6 @@ def _complete(
     request: SignInRequest,
 ) -> None:
     import requests  # Lazy load
-
-    from .._http import network_failure
 
     response = listener.wait(LIFETIME_S)
     listener.close()
@@ -188,8 +181,7 @@ def _complete(
         signin.fail(
             _signin.FAILED,
             AuthenticationError(
-                f"{network_failure(request.authority_host, exc)} while finishing the "
-                f"sign-in. Check the network connection and try again."
+                network_error(request.authority_host, exc, "while finishing the sign-in")
             ),
         )
         return

@@ -20,9 +20,9 @@ from ._identity_source import identity_kwargs, sign_in_with, translated
 from ._service_principal import tenant_and_client
 
 if TYPE_CHECKING:
-    from .._session import Session
     from .._signin import SignIn
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["FIX", "LABEL", "METHOD", "start"]
 

@@ -20,17 +20,17 @@ from .._errors import (
     SignInExpired,
     from_msal_result,
     redact,
+    unexpected_msal_error,
 )
 from .._prompt import DeviceCodePrompt
-from .._session import unexpected_msal_error
 from .._signin import SignIn
 from . import _msal_account
 
 if TYPE_CHECKING:
     import msal
 
-    from .._session import Session
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["start"]
 
@@ -49,7 +49,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     """Request a device code, show the prompt, start polling; return the pending SignIn."""
     import requests  # Lazy load
 
-    from .._http import network_failure
+    from .._http import network_error
 
     authority = f"{request.authority_host}/{request.tenant}"
     app = session.public_client(authority, request.client_id)
@@ -59,8 +59,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         )
     except requests.RequestException as exc:
         raise AuthenticationError(
-            f"{network_failure(request.authority_host, exc)} while starting the sign-in. "
-            f"Check the network connection and try again."
+            network_error(request.authority_host, exc, "while starting the sign-in")
         ) from None
     except ValueError as exc:
         raise AuthenticationError(

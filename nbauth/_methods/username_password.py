@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 from .. import _signin
 from .._errors import AuthenticationError, ConfigurationError, from_msal_result, redact
-from .._http import keep_authority_port, network_failure
+from .._http import keep_authority_port, network_error
 from .._signin import SignIn
 from . import check_options
 from ._msal_account import succeed
 
 if TYPE_CHECKING:
-    from .._session import Session
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["DEPRECATION_MESSAGE", "METHOD", "start"]
 
@@ -74,10 +74,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     except requests.RequestException as exc:
         signin.fail(
             _signin.FAILED,
-            AuthenticationError(
-                f"{network_failure(request.authority_host, exc)} while signing in. Check the "
-                f"network connection and try again."
-            ),
+            AuthenticationError(network_error(request.authority_host, exc, "while signing in")),
         )
         return signin
     except ValueError as exc:

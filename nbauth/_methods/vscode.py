@@ -22,9 +22,9 @@ from ._unavailable import MethodUnavailable
 from .broker import PACKAGE, Unavailable, installed_version
 
 if TYPE_CHECKING:
-    from .._session import Session
     from .._signin import SignIn
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["AUTH_RECORD_PATHS", "METHOD", "start", "unavailable", "unavailable_reason"]
 

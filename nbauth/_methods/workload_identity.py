@@ -24,9 +24,9 @@ from ._identity_source import (
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
-    from .._session import Session
     from .._signin import SignIn
     from . import SignInRequest
+    from ._host import SessionHost as Session
 
 __all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
 

@@ -17,23 +17,24 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .links import escape
+from .._accounts import accounts as list_accounts
+from .._accounts import logout_account, use_account
+from .._base_errors import NbauthError
+from .._labels import method_label
+from .._links import escape
+from .._signin import CANCELLED, SUCCEEDED
+from .._subscriptions import tenant_names
 
 if TYPE_CHECKING:
     from .._prompt import DeviceCodePrompt
-    from .._session import Account, Session
-    from .._signin import SignIn
+    from .._session import Session
+    from .._signin import Account, SignIn
 
 __all__ = ["AccountPicker", "InlineSignIn", "accounts_text", "close_tree"]
 
-_METHOD_LABELS = {"device_code": "device code"}
 _CURRENT_MARK = "\u25cf"  # ●
 _SEP = " \u00b7 "  # ·
 _NO_ACCOUNTS = "No accounts are signed in in this kernel: add one to start."
-
-
-def _method_label(method: str) -> str:
-    return _METHOD_LABELS.get(method, method.replace("_", " "))
 
 
 def _tenant_label(names: dict[str, str], tenant_id: str | None) -> str:
@@ -43,32 +44,24 @@ def _tenant_label(names: dict[str, str], tenant_id: str | None) -> str:
     return f"{name} ({tenant_id})" if name else tenant_id
 
 
-def _tenant_names(session: Session) -> dict[str, str]:
-    from .._subscriptions import tenant_names
-
-    return tenant_names(session)
-
-
 def account_line(account: Account, *, current: bool, names: dict[str, str]) -> str:
     """One account as plain text."""
     mark = f"{_CURRENT_MARK} " if current else "  "
     parts = [f"tenant {_tenant_label(names, account.tenant_id)}"]
     if account.home_tenant_id and account.home_tenant_id != account.tenant_id:
         parts.append(f"home tenant {_tenant_label(names, account.home_tenant_id)}")
-    parts.append(_method_label(account.method))
+    parts.append(method_label(account.method))
     suffix = " (current)" if current else ""
     return f"{mark}{account.username}{suffix}{_SEP}{_SEP.join(parts)}"
 
 
 def accounts_text(session: Session, accounts: list[Account] | None = None) -> str:
     """The accounts as plain text: the picker's ``text/plain`` and the terminal view."""
-    from .._accounts import accounts as list_accounts
-
     found = list_accounts(session=session) if accounts is None else accounts
     if not found:
         return "No accounts are signed in in this kernel. Run `%azlogin` to sign in."
     current = session.account
-    names = _tenant_names(session)
+    names = tenant_names(session)
     lines = [
         account_line(
             a,
@@ -129,7 +122,7 @@ class InlineSignIn:
         return signin
 
     def _show_prompt(self, prompt: DeviceCodePrompt) -> None:
-        from .device_code_card import DeviceCodeCard
+        from .device_code_card import DeviceCodeCard  # Lazy load: anywidget
 
         self.card = DeviceCodeCard(
             prompt, blocking=False, account_hint=self._account_hint, reason=self._reason or None
@@ -155,14 +148,14 @@ class _AccountRow:
     def __init__(
         self, picker: AccountPicker, account: Account, *, current: bool, names: dict[str, str]
     ) -> None:
-        import ipywidgets as w
+        import ipywidgets as w  # Lazy load
 
         self.account = account
         tenant = _tenant_label(names, account.tenant_id)
         details = [f"tenant {tenant}"]
         if account.home_tenant_id and account.home_tenant_id != account.tenant_id:
             details.append(f"home tenant {_tenant_label(names, account.home_tenant_id)}")
-        details.append(_method_label(account.method))
+        details.append(method_label(account.method))
         mark = (
             '<span style="color:var(--jp-success-color1,#2e7d32)" title="current account">'
             f"{_CURRENT_MARK}</span> "
@@ -237,12 +230,10 @@ class AccountPicker:
 
     def refresh(self) -> None:
         """Rebuild the rows from the session's accounts."""
-        from .._accounts import accounts
-
         with self._lock:
-            found = accounts(session=self.session)
+            found = list_accounts(session=self.session)
             current = self.session.account
-            names = _tenant_names(self.session)
+            names = tenant_names(self.session)
             rows = {}
             for account in found:
                 is_current = (
@@ -272,9 +263,6 @@ class AccountPicker:
     # -- actions (button handlers; also callable directly) --------------------------------------
 
     def use(self, username: str) -> None:
-        from .._accounts import use_account
-        from .._errors import NbauthError
-
         try:
             account = use_account(username, session=self.session)
         except NbauthError as exc:
@@ -285,9 +273,6 @@ class AccountPicker:
         self._changed(account)
 
     def sign_out(self, username: str) -> None:
-        from .._accounts import logout_account
-        from .._errors import NbauthError
-
         before = self.session.account
         try:
             account = logout_account(username, session=self.session)
@@ -309,8 +294,6 @@ class AccountPicker:
 
     def add_account(self) -> SignIn | None:
         """Start a device-code sign-in for another account, shown inline."""
-        from .._errors import NbauthError
-
         if self.sign_in.pending:
             self.set_status("A sign-in is already waiting: use the code above, or Cancel it.")
             return None
@@ -325,13 +308,13 @@ class AccountPicker:
 
     def _sign_in_done(self, signin: SignIn) -> None:
         self.add_button.disabled = False
-        if signin.status == "succeeded" and signin.account is not None:
+        if signin.status == SUCCEEDED and signin.account is not None:
             self.refresh()
             self.set_status(
                 f"Signed in as {signin.account.username}; it is now the current account."
             )
             self._changed(signin.account)
-        elif signin.status == "cancelled":
+        elif signin.status == CANCELLED:
             current = self.session.account
             still = f" {current.username} is still current." if current is not None else ""
             self.set_status(f"Sign-in cancelled.{still}")

@@ -12,28 +12,27 @@ shows it collapsed under the pill (an HTML ``<details>``), and the text forms ad
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .links import escape
+from .._base_errors import NbauthError
+from .._labels import format_time, method_label
+from .._links import escape
 
 if TYPE_CHECKING:
-    from .._session import Account, Session
+    from .._session import Session
+    from .._signin import Account
 
 __all__ = [
     "BadgeInfo",
     "badge_html",
     "badge_info",
     "badge_text",
-    "format_time",
     "full_badge_text",
     "report_html",
     "signed_in_badge",
 ]
-
-_METHOD_LABELS = {"device_code": "device code"}
 
 
 @dataclass(frozen=True)
@@ -46,26 +45,6 @@ class BadgeInfo:
     name: str | None = None
     report: str | None = None
     """The ``auto`` chain's report as text (`nbauth.AutoReport`), when ``auto`` signed in."""
-
-
-def method_label(method: str) -> str:
-    return _METHOD_LABELS.get(method, method.replace("_", " "))
-
-
-def format_time(epoch: float, now: float | None = None) -> str:
-    """``19:42`` (today) or ``2026-11-23 19:42``, in the kernel's local time zone; ``an unknown
-    time`` for what is no time (NaN, years beyond the calendar): a server may send anything,
-    and showing it must not fail."""
-    now = time.time() if now is None else now
-    try:
-        local, today = time.localtime(epoch), time.localtime(now)
-    except (OverflowError, ValueError, OSError, TypeError):
-        return "an unknown time"
-    same_day = local[:3] == today[:3]
-    return (
-        time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", local)
-        + time.strftime(" %Z", local).rstrip()
-    )
 
 
 def badge_info(
@@ -81,8 +60,6 @@ def badge_info(
     get it only leaves the expiry out: the badge must not turn a successful sign-in into an error.
     ``report``: the ``auto`` chain's `AutoReport` (kept as its text: it is settled by now).
     """
-    from .._errors import NbauthError
-
     expires_on: float | None = None
     wanted = tuple(scopes or (session.cloud.arm_scope,))
     try:

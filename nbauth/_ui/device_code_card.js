@@ -2,7 +2,7 @@
 //
 // Everything a server sent (the sign-in address, error text) is set with textContent, never as
 // markup. The link's href comes from the kernel, which only fills `link_href` for https (or http
-// on a loopback host) addresses; see nbauth/_ui/links.py. The countdown runs here, from
+// on a loopback host) addresses; see nbauth/_links.py. The countdown runs here, from
 // `expires_on`, so it keeps ticking while the kernel is busy waiting for the sign-in.
 
 function el(tag, className, text) {

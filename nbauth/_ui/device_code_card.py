@@ -20,14 +20,14 @@ import anywidget
 import ipywidgets
 import traitlets
 
+from .._links import link_warning, safe_href
+from .._signin import SUCCEEDED
 from .badge import BadgeInfo, signed_in_badge
-from .links import link_warning, safe_href
 from .text import STOP_BUTTON_HINT, outcome_text, prompt_line, waiting_text
 
 if TYPE_CHECKING:
     from .._prompt import DeviceCodePrompt
-    from .._session import Account
-    from .._signin import SignIn
+    from .._signin import Account, SignIn
 
 __all__ = ["DeviceCodeCard", "DeviceCodeView"]
 
@@ -46,7 +46,7 @@ class DeviceCodeView(anywidget.AnyWidget):
     verification_uri = traitlets.Unicode("").tag(sync=True)
     """As the server sent it; always shown as text."""
     link_href = traitlets.Unicode("").tag(sync=True)
-    """The same address when it may be a link (see `nbauth._ui.links`), else ''."""
+    """The same address when it may be a link (see `nbauth._links`), else ''."""
     link_warning = traitlets.Unicode("").tag(sync=True)
     expires_on = traitlets.Float(0.0).tag(sync=True)
     """When the code expires (epoch seconds); the browser counts down to it."""
@@ -109,6 +109,10 @@ class DeviceCodeCard(ipywidgets.VBox):
         """The card as one line of plain text (its ``text/plain``)."""
         return self._text
 
+    def add_note(self, text: str) -> None:
+        """Say more above the code: a method's notice that came after the card was shown."""
+        self.view.reason = f"{self.view.reason} {text}".strip()
+
     def attach(self, signin: SignIn) -> None:
         """Wire the Cancel button to `signin`."""
         if self.cancel_button is not None:
@@ -134,7 +138,7 @@ class DeviceCodeCard(ipywidgets.VBox):
         if self.cancel_button is not None:
             self.cancel_button.close()
             self.cancel_button = None
-        if signin.status == "succeeded" and info is not None:
+        if signin.status == SUCCEEDED and info is not None:
             self.badge = signed_in_badge(info)
             view.state = signin.status
             view.status = ""

@@ -21,11 +21,13 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .._arguments import seconds
+from .._base_errors import ConfigurationError, SignInTimeout
 from .._hidden import HiddenValues
-from .links import escape
+from .badge import BadgeInfo, badge_info, full_badge_text, signed_in_badge
 from .text import (
     CTRL_C_HINT,
     STOP_BUTTON_HINT,
+    Notice,
     TextSignInView,
     cancelled_text,
     outcome_text,
@@ -33,11 +35,10 @@ from .text import (
 )
 
 if TYPE_CHECKING:
-    from .._errors import NbauthError
+    from .._base_errors import NbauthError
     from .._prompt import DeviceCodePrompt
-    from .._session import Account, Session
-    from .._signin import SignIn
-    from .badge import BadgeInfo
+    from .._session import Session
+    from .._signin import Account, SignIn
 
 __all__ = [
     "SignInDisplay",
@@ -76,8 +77,6 @@ def frontend() -> str:
 def use_widgets(ui: str = "auto") -> bool:
     """Whether to show widgets: ``ui`` is ``"auto"`` (only in a kernel), ``"widgets"`` or ``"text"``."""
     if ui not in UI_CHOICES:
-        from .._errors import ConfigurationError
-
         raise ConfigurationError(f"ui must be one of {', '.join(UI_CHOICES)}; got {ui!r}.")
     if ui == "text":
         return False
@@ -119,22 +118,6 @@ def one_line(exc: NbauthError) -> NbauthError:
     return exc
 
 
-class _Notice:
-    """A line of text shown through a display handle, so that the badge can replace it."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
-        return {
-            "text/plain": self.text,
-            "text/html": f'<div class="nbauth-notice">{escape(self.text)}</div>',
-        }
-
-    def __str__(self) -> str:
-        return self.text
-
-
 class SignInDisplay:
     """Shows one sign-in: `prompt` is the login prompt callback, `attach` wires the `SignIn`,
     `finish` shows the outcome (idempotent; called from the done callback and by waiters).
@@ -166,20 +149,32 @@ class SignInDisplay:
         self.card: Any = None
         self.handle: Any = None
         self.text_view: TextSignInView | None = None
+        self._notes: list[str] = []
         self._lock = threading.Lock()
         self._finished = False
+
+    def notice(self, text: str) -> None:
+        """The `notice` callback for `Session.login`: what a method says on the way (it falls
+        back to another one, where to finish signing in). As text, printed in turn; with
+        widgets, shown in the card, or under the waiting line that the badge replaces."""
+        if not self.widgets:
+            print(text, flush=True)
+        elif self.card is not None:
+            self.card.add_note(text)
+        else:
+            self._notes.append(text)
 
     def prompt(self, prompt: DeviceCodePrompt) -> None:
         """The `prompt` callback for `Session.login`: build and show the card (or text)."""
         if self.widgets:
-            from .device_code_card import DeviceCodeCard
+            from .device_code_card import DeviceCodeCard  # Lazy load: anywidget
 
             self.card = DeviceCodeCard(
                 prompt,
                 blocking=self.blocking,
                 cancel_hint=_cancel_hint(),
                 account_hint=self.account_hint,
-                reason=self.reason,
+                reason=" ".join(filter(None, [*self._notes, self.reason])) or None,
             )
             self.handle = show(self.card)
         else:
@@ -200,10 +195,10 @@ class SignInDisplay:
 
     def _show_waiting(self) -> None:
         """A pending sign-in without a code to show (the browser's): say it waits and how to
-        cancel, where the badge will replace it."""
+        cancel, with what the method said (widgets), where the badge will replace it."""
         text = waiting_text(blocking=self.blocking, cancel_hint=_cancel_hint())
         if self.widgets:
-            self.handle = show(_Notice(text))
+            self.handle = show(Notice("\n".join([text, *self._notes])))
         else:
             print(text, flush=True)
 
@@ -218,11 +213,8 @@ class SignInDisplay:
     def _finish_locked(self, signin: SignIn) -> None:
         info: BadgeInfo | None = None
         if signin.status == "succeeded" and signin.account is not None:
-            from .badge import badge_info
-
-            # `auto` leaves its report on the sign-in; it is settled once the sign-in is done.
-            report = getattr(signin, "report", None)
-            info = badge_info(self.session, signin.account, self.scopes, report=report)
+            # An `auto` sign-in's report is settled once the sign-in is done.
+            info = badge_info(self.session, signin.account, self.scopes, report=signin.report)
         still = self.session.account if signin.status != "succeeded" else None
         if self.card is None and self.text_view is None:
             self._finish_without_prompt(signin, info, still)
@@ -247,16 +239,12 @@ class SignInDisplay:
     ) -> None:
         if signin.status == "succeeded" and info is not None:
             if self.widgets:
-                from .badge import signed_in_badge
-
                 badge = signed_in_badge(info)
                 if self.handle is not None:
                     self.handle.update(badge)
                 else:
                     self.handle = show(badge)
             else:
-                from .badge import full_badge_text
-
                 print(full_badge_text(info), flush=True)
             return
         if self.blocking:
@@ -266,7 +254,7 @@ class SignInDisplay:
             return
         text = outcome_text(signin, still_signed_in=still)
         if self.handle is not None:
-            self.handle.update(_Notice(text))
+            self.handle.update(Notice(text))
         else:
             print(text, flush=True)
 
@@ -297,7 +285,9 @@ def start_sign_in(
         reason=reason,
     )
     try:
-        display.signin = session.login(wait=False, prompt=display.prompt, **login_kwargs)
+        display.signin = session.login(
+            wait=False, prompt=display.prompt, notice=display.notice, **login_kwargs
+        )
     except KeyboardInterrupt:
         # Interrupted while the sign-in was being set up: whatever is pending now is this one
         # (a new sign-in cancels older ones), and no poller may outlive the interrupt.
@@ -331,7 +321,8 @@ def sign_in(
     options...).
     """
     login_kwargs = HiddenValues(login_kwargs)  # method options hold secrets: nbauth._hidden
-    from .._errors import AuthenticationError, SignInCancelled, SignInTimeout
+    # Lazy load: these are azure-core's errors too, and %load_ext imports this module.
+    from .._errors import AuthenticationError, SignInCancelled
 
     # Before the sign-in starts: Session.login never sees this timeout (it is waited for here).
     timeout = seconds(timeout)
@@ -351,8 +342,8 @@ def sign_in(
             return signin
         signin.wait(timeout)
     except SignInTimeout:
+        assert display is not None and display.signin is not None
         signin = display.signin
-        assert display is not None and signin is not None
         signin.cancel()
         display.finish(signin)
         raise one_line(
@@ -362,8 +353,8 @@ def sign_in(
             )
         ) from None
     except KeyboardInterrupt:
-        signin = display.signin if display is not None else None
-        if signin is not None:
+        if display is not None and display.signin is not None:
+            signin = display.signin
             signin.cancel()
             if signin.status == "succeeded":  # it finished just before the interrupt
                 display.finish(signin)
@@ -390,12 +381,8 @@ def show_badge(
 ) -> Any:
     """Show the signed-in badge for `account` (a widget in a notebook, a line elsewhere), with
     the ``auto`` chain's `report` under it when given."""
-    from .badge import badge_info, full_badge_text
-
     info = badge_info(session, account, scopes, report=report)
     if use_widgets(ui):
-        from .badge import signed_in_badge
-
         badge = signed_in_badge(info)
         show(badge)
         return badge

@@ -17,13 +17,24 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .._base_errors import NbauthError
+from .._errors import AuthenticationRequired
+from .._links import escape
+from .._signin import CANCELLED, SUCCEEDED
+from .._subscription_listing import (
+    list_all,
+    resolve_tenant,
+    skipped_message,
+    tenant_subscriptions,
+    tenant_token_silently,
+)
+from .._subscription_records import SkippedTenant, Subscription, SubscriptionListing, Tenant
+from .._subscriptions import choose, current_subscription, sign_in_to_tenant
 from .account_picker import InlineSignIn
-from .links import escape
 
 if TYPE_CHECKING:
     from .._session import Session
     from .._signin import SignIn
-    from .._subscriptions import SkippedTenant, Subscription, SubscriptionListing, Tenant
 
 __all__ = ["ALL_TENANTS", "SubscriptionPicker", "subscriptions_text"]
 
@@ -55,8 +66,6 @@ def subscriptions_text(
     skipped: tuple[SkippedTenant, ...] = (),
 ) -> str:
     """The subscriptions as plain text (terminal, ``text/plain`` of the picker, ``--list``)."""
-    from .._subscriptions import skipped_message
-
     chosen = current.subscription_id if current is not None else None
     lines = [subscription_label(s, current=s.subscription_id == chosen) for s in subscriptions]
     if not lines:
@@ -85,8 +94,6 @@ class SubscriptionPicker:
         on_select: Callable[[Subscription], object] | None = None,
     ) -> None:
         import ipywidgets as w  # Lazy load: only widget front-ends pay for it.
-
-        from .._subscriptions import list_all
 
         self.session = session
         self.on_select = on_select
@@ -182,8 +189,6 @@ class SubscriptionPicker:
         return [s for s in self.subscriptions if matches_filter(s, text)]
 
     def _refresh_options(self) -> None:
-        from .._subscriptions import current_subscription
-
         with self._lock:
             current = current_subscription(self.session)
             chosen = current.subscription_id if current is not None else None
@@ -227,8 +232,6 @@ class SubscriptionPicker:
         self.status.value = f"<span{style}>{escape(text)}</span>" if text else ""
 
     def text(self) -> str:
-        from .._subscriptions import current_subscription
-
         return subscriptions_text(
             self.subscriptions,
             current=current_subscription(self.session),
@@ -244,8 +247,6 @@ class SubscriptionPicker:
 
     def choose_tenant(self, tenant: str) -> None:
         """Select a tenant (ID, domain or name) in the dropdown, as a person would."""
-        from .._subscriptions import resolve_tenant
-
         wanted = resolve_tenant(tenant, session=self.session).tenant_id
         if wanted not in {value for _label, value in self.tenant_dropdown.options}:
             raise ValueError(f"{tenant!r} is not among this account's tenants.")
@@ -258,8 +259,6 @@ class SubscriptionPicker:
         self._load_tenant(tenant_id)
 
     def _tenant(self, tenant_id: str) -> Tenant:
-        from .._subscriptions import Tenant
-
         for t in self.tenants:
             if t.tenant_id == tenant_id:
                 return t
@@ -267,9 +266,6 @@ class SubscriptionPicker:
 
     def _load_tenant(self, tenant_id: str) -> None:
         """Subscriptions of one tenant: silently if possible, else after an inline sign-in."""
-        from .._errors import NbauthError
-        from .._subscriptions import sign_in_to_tenant, tenant_subscriptions, tenant_token_silently
-
         tenant = self._tenant(tenant_id)
         if not self._same_account():
             return
@@ -305,8 +301,8 @@ class SubscriptionPicker:
     def _tenant_sign_in_done(self, signin: SignIn) -> None:
         tenant_id = self._pending_tenant
         self._selection_changed()
-        if signin.status != "succeeded":
-            if signin.status == "cancelled":
+        if signin.status != SUCCEEDED:
+            if signin.status == CANCELLED:
                 self.set_status("Sign-in cancelled.")
             else:
                 error = signin.error
@@ -343,9 +339,6 @@ class SubscriptionPicker:
 
     def use_selected(self) -> Subscription | None:
         """Make the selected subscription the session's (the "Use subscription" button)."""
-        from .._errors import AuthenticationRequired, NbauthError
-        from .._subscriptions import choose
-
         sub = self.selected
         if sub is None:
             self.set_status("Choose a subscription first.", error=True)

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from .badge import BadgeInfo, format_time, full_badge_text
-from .links import link_warning
+from .._labels import format_time
+from .._links import escape, link_warning
+from .badge import BadgeInfo, full_badge_text
 
 if TYPE_CHECKING:
     from .._prompt import DeviceCodePrompt
-    from .._session import Account
-    from .._signin import SignIn
+    from .._signin import Account, SignIn
 
 __all__ = [
+    "Notice",
     "TextSignInView",
     "cancelled_text",
     "failure_text",
@@ -99,6 +100,23 @@ def outcome_text(
     if signin.status == "cancelled":
         return cancelled_text(still_signed_in)
     return failure_text(signin)
+
+
+class Notice:
+    """Lines of text shown through a display handle, so that the badge can replace them."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, str]:
+        style = "white-space:pre-wrap"  # one line per line, in HTML too
+        return {
+            "text/plain": self.text,
+            "text/html": f'<div class="nbauth-notice" style="{style}">{escape(self.text)}</div>',
+        }
+
+    def __str__(self) -> str:
+        return self.text
 
 
 class TextSignInView:

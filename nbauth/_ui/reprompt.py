@@ -8,7 +8,9 @@ Anywhere else (a worker thread, a script without IPython) waiting for a person w
 authentication-required error naming ``%azlogin`` is raised as before.
 
 `InlineReprompt` is the session's ``interaction_handler``: the session calls it with the error
-and the request, and retries once if it returns True.
+and the request, and retries once if it returns True. ``%load_ext nbauth`` installs it on the
+kernel's session (`install`, through `nbauth._kernel_setup`); the magics keep its ``ui`` in step
+with their own.
 """
 
 from __future__ import annotations
@@ -18,16 +20,16 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .display import frontend, sign_in
+
 if TYPE_CHECKING:
-    from ._session import Session
+    from .._session import Session
 
 __all__ = ["InlineReprompt", "can_prompt", "install"]
 
 
 def can_prompt() -> bool:
     """True on the main thread of an IPython shell (a kernel or terminal IPython)."""
-    from ._ui.display import frontend
-
     return threading.current_thread() is threading.main_thread() and frontend() != "none"
 
 
@@ -73,9 +75,7 @@ class InlineReprompt:
         if not self._busy.acquire(blocking=False):
             return False  # an SDK retry inside the re-prompt must not stack a second card
         try:
-            from ._ui import display
-
-            authority_host, _, tenant = account.authority.rpartition("/")
+            authority_host, _slash, tenant = account.authority.rpartition("/")
             login_kwargs: dict[str, Any] = {
                 "method": "device_code",
                 "tenant": tenant_id or tenant or None,
@@ -85,7 +85,7 @@ class InlineReprompt:
             }
             if claims:
                 login_kwargs["claims"] = claims
-            signin = display.sign_in(
+            signin = sign_in(
                 session,
                 wait=True,
                 ui=self.ui,
@@ -99,9 +99,8 @@ class InlineReprompt:
 
 
 def install(session: Session, *, ui: str = "auto") -> InlineReprompt | None:
-    """Give `session` the inline re-prompt, unless it already has a handler (or cannot take one)."""
-    if not hasattr(session, "interaction_handler"):
-        return None  # this version of the session has no hook
+    """Give `session` the inline re-prompt, unless it already has a handler (then returns that
+    handler if it is an inline re-prompt, else None: a custom handler stays)."""
     current = session.interaction_handler
     if current is not None:
         return current if isinstance(current, InlineReprompt) else None
