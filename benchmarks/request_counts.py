@@ -86,7 +86,7 @@ def _shell_with_magics(session):
     from IPython.core.interactiveshell import InteractiveShell
     from traitlets.config import Config
 
-    from nbauth._magics.login import LoginMagics
+    from nbauth._magics import LoginMagics
 
     config = Config()
     # No history database: the benchmark's IPYTHONDIR is gone before IPython's atexit runs.

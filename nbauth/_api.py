@@ -13,19 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 from . import _arguments, _clouds
 from ._base_errors import ConfigurationError
+from ._credential import NotebookCredential
 from ._hidden import HiddenValues
 from ._kernel import session
 from ._ui.display import one_line
 from ._ui.display import sign_in as show_sign_in
+from .aio import AsyncNotebookCredential
 
 if TYPE_CHECKING:
-    from ._credential import NotebookCredential
     from ._persistence import Persistence
     from ._prompt import DeviceCodePrompt
     from ._signin import Account, SignIn
-    from .aio import AsyncNotebookCredential
 
-__all__ = ["async_credential", "credential", "current_account", "login", "logout"]
+__all__ = [
+    "AsyncNotebookCredential",
+    "NotebookCredential",
+    "async_credential",
+    "credential",
+    "current_account",
+    "login",
+    "logout",
+]
 
 
 def login(

@@ -20,6 +20,7 @@ from urllib.parse import urljoin, urlsplit
 from ._errors import NbauthError, redact
 from ._flight import launch
 from ._http import network_failure
+from ._version import __version__
 
 if TYPE_CHECKING:
     from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
@@ -161,8 +162,6 @@ class ResourceManagerClient:
             UserAgentPolicy,
         )
         from azure.core.pipeline.transport import RequestsTransport
-
-        from . import __version__
 
         cloud = session.cloud
         self.endpoint = (endpoint or cloud.arm_endpoint).rstrip("/") + "/"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
-import nbauth
+from ._kernel_setup import kernel_session
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenRequestOptions
@@ -72,9 +72,9 @@ def access_token_info(entry: StoredToken) -> AccessTokenInfo:
 def _session_or_default(session: Session | None) -> Session:
     if session is not None:
         return session
-    # Through the package's public name, not nbauth._kernel: the session module makes these
-    # credentials (Session.credential), so importing it from here would close a circle.
-    return nbauth.session()
+    # Not through nbauth._kernel: the session module makes these credentials
+    # (Session.credential), so importing it from here would close a circle.
+    return kernel_session()  # type: ignore[no-any-return]
 
 
 class NotebookCredential:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from ._kernel_setup import kernel_session_made
+from ._kernel_setup import kernel_session_made, provide_kernel_session
 from ._session import Session
 
 __all__ = ["reset_session", "session", "session_or_default"]
@@ -28,6 +28,9 @@ def session() -> Session:
                 kernel_session_made(made)  # what %load_ext asked for: see _kernel_setup
                 _kernel_session = made
     return _kernel_session
+
+
+provide_kernel_session(session)  # for the credentials' default (see _kernel_setup)
 
 
 def session_or_default(given: Session | None) -> Session:

@@ -5,6 +5,10 @@ then would load azure-core for every kernel that loads the extension (the sessio
 azure-core's), so the extension asks here instead: `nbauth._kernel.session()` hands each session
 it makes to `kernel_session_made`, which runs what was asked, before anyone else sees it. Asked
 after the session exists, it runs at once. Light on purpose: nothing here imports the session.
+
+The same light module lets the credentials (a floor below the session, see DEVELOPMENT.md) find
+the kernel's session for ``NotebookCredential()`` with no ``session=``: `nbauth._kernel`
+provides it when it is imported (``nbauth.NotebookCredential`` is reached through it).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["kernel_session_made", "on_kernel_session"]
+from ._base_errors import ConfigurationError
+
+__all__ = ["kernel_session", "kernel_session_made", "on_kernel_session", "provide_kernel_session"]
 
 Setup = Callable[[Any], object]
 
@@ -43,3 +49,22 @@ def kernel_session_made(session: object) -> None:
         setups = list(_setups)
     for setup in setups:
         setup(session)
+
+
+_provider: Callable[[], Any] | None = None
+
+
+def provide_kernel_session(provider: Callable[[], Any]) -> None:
+    """For `nbauth._kernel`: how to get the kernel's session."""
+    global _provider
+    _provider = provider
+
+
+def kernel_session() -> Any:
+    """The kernel's session, for code below the session floor."""
+    if _provider is None:
+        raise ConfigurationError(
+            "No kernel session here: use nbauth.credential() (or nbauth.async_credential()), "
+            "or pass session= explicitly."
+        )
+    return _provider()

@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import _arguments, _clouds, _log_redaction
@@ -30,12 +29,12 @@ from ._errors import (
 )
 from ._flight import Flight
 from ._hidden import HiddenValues
-from ._methods import SignInRequest, canonical_name, resolve
+from ._methods import resolve
 from ._methods._host import TokenSource
 from ._methods._msal_source import MsalAccountSource, account_from_cache
+from ._methods._request import build_request
 from ._msal_apps import MsalApps
 from ._persistence import AccountRecord, Persistence, PersistenceStatus, Persister
-from ._prompt import print_notice, print_prompt
 from ._scopes import DEFAULT_CLIENT_ID, DEFAULT_TENANT, normalize_scopes
 from ._signin import Account, SignIn, SignInReport
 from ._subscription_records import SubscriptionChoices
@@ -175,41 +174,25 @@ class Session:
         # Every argument is checked before anything changes. A method checks its own options
         # in `start`: a refusal there still leaves the pending sign-in and the cloud registry
         # alone (see below), but not a persistence chosen here.
-        name = canonical_name(method)
-        chosen = _login_cloud(cloud, authority_host)
-        if chosen is not None:
-            host = chosen.authority_host
-        elif authority_host:
-            host = _clouds.normalize_authority_host(authority_host)
-        else:
-            host = self.authority_host
         timeout = _arguments.seconds(timeout)
         _arguments.flag(wait, "wait")
         strategy = Persistence.parse(persistence) if persistence is not None else None
         allow = _arguments.optional_flag(allow_unencrypted, "allow_unencrypted")
-        if prompt is not None and not callable(prompt):
-            raise ConfigurationError(
-                "prompt must be a function that takes a DeviceCodePrompt, or None (print it)."
-            )
-        if notice is not None and not callable(notice):
-            raise ConfigurationError("notice must be a function that takes a str, or None.")
-        request = SignInRequest(
-            method=name,
-            authority_host=host,
-            tenant=_clouds.validate_tenant(tenant or self._tenant or DEFAULT_TENANT),
-            client_id=(
-                _arguments.text(client_id, "client_id", "'04b07795-8ddb-461a-bbee-02f9e1bf7b46'")
-                if client_id
-                else self._client_id or DEFAULT_CLIENT_ID
-            ),
-            scopes=normalize_scopes(
-                scopes if scopes is not None else (chosen or _clouds.cloud_for(host)).arm_scope
-            ),
-            prompt=prompt or print_prompt,
-            claims=_arguments.text(claims, "claims", "a JSON claims challenge") if claims else None,
-            options=MappingProxyType(dict(options)),
-            notice=notice or print_notice,
+        request, chosen = build_request(
+            method,
+            tenant=tenant or self._tenant or DEFAULT_TENANT,
+            client_id=client_id,
+            default_client_id=self._client_id or DEFAULT_CLIENT_ID,
+            scopes=scopes,
+            authority_host=authority_host,
+            default_authority_host=self.authority_host,
+            cloud=cloud,
+            prompt=prompt,
+            notice=notice,
+            claims=claims,
+            options=options,
         )
+        name = request.method
         start = resolve(name)
         if strategy is not None or allow is not None:
             self.set_persistence(strategy, allow_unencrypted=allow)
@@ -626,21 +609,3 @@ class Session:
     def close(self) -> None:
         """Release the HTTP connections (the sign-in state stays)."""
         self._msal.close()
-
-
-def _login_cloud(
-    cloud: _clouds.Cloud | str | Mapping[str, Any] | None, authority_host: str | None
-) -> _clouds.Cloud | None:
-    """The cloud of ``login(cloud=...)``, checked but not yet registered; an explicit
-    authority_host must agree with it."""
-    if cloud is None:
-        return None
-    chosen = _clouds.parse_cloud(cloud)
-    if authority_host and _clouds.normalize_authority_host(authority_host) != chosen.authority_host:
-        raise ConfigurationError(
-            f"cloud={_arguments.shown(chosen.name)} signs in at {chosen.authority_host}, but "
-            f"authority_host={_arguments.shown(authority_host)} was given too. Pass one of them."
-        )
-    return chosen
-
-

@@ -63,7 +63,7 @@ def shell():
 def magics(shell, nbsession):
     """LoginMagics over the test's fresh Session (its module's ``nbsession`` fixture),
     registered in the shell. Modules testing other magics define their own ``magics``."""
-    from nbauth._magics.login import LoginMagics
+    from nbauth._magics import LoginMagics
 
     instance = LoginMagics(shell=shell, session=nbsession)
     shell.register_magics(instance)

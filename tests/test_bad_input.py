@@ -26,7 +26,7 @@ from IPython.utils.capture import capture_output
 
 from nbauth import _clouds
 from nbauth._errors import ConfigurationError, NbauthError
-from nbauth._magics.accounts import AccountMagics
+from nbauth._magics import AccountMagics
 from nbauth._persistence import Persistence
 
 SECRET = "hunter2-Sup3r-s3cret"

@@ -244,7 +244,7 @@ def test_async_wait_for_a_pending_sign_in_gets_the_token_once_approved(nbsession
 def test_stop_during_a_resource_manager_call_shows_no_token(xmode, nbsession, admin):
     """The family of item 1 beyond refreshes: an HTTP call that carries the bearer token
     (``%azsubscription`` listing through Resource Manager) interrupted under Verbose."""
-    from nbauth._magics.accounts import AccountMagics
+    from nbauth._magics import AccountMagics
 
     shell = InteractiveShell.instance()
     shell.register_magics(AccountMagics(shell=shell, session=nbsession))

@@ -496,8 +496,7 @@ class Person:
 def test_magics_outputs_and_widget_state_hold_no_secret(nbsession, admin, ui, debug_log):
     import ipywidgets
 
-    from nbauth._magics.accounts import AccountMagics
-    from nbauth._magics.login import LoginMagics
+    from nbauth._magics import AccountMagics, LoginMagics
 
     shell = InteractiveShell.instance()
     login = LoginMagics(shell=shell, session=nbsession)

@@ -29,7 +29,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from nbauth._errors import AuthenticationRequired
-from nbauth._magics.accounts import AccountMagics
+from nbauth._magics import AccountMagics
 from nbauth._subscriptions import subscription_id, tenants
 
 DATA_SCIENCE = "c0a50002-0000-4000-8000-000000000002"

@@ -33,7 +33,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
 from nbauth._errors import AuthenticationRequired, SignInCancelled, SignInDeclined
-from nbauth._magics.login import LoginMagics
+from nbauth._magics import LoginMagics
 
 CAROL = "carol@fabrikam.example"
 

@@ -47,7 +47,7 @@ from traitlets import TraitError
 from traitlets.config import Config
 
 import nbauth
-from nbauth._magics.login import LoginMagics
+from nbauth._magics import LoginMagics
 from nbauth._methods import available
 
 TESTS = Path(__file__).resolve().parent

@@ -45,8 +45,7 @@ from IPython.utils.capture import capture_output
 import nbauth
 from nbauth._errors import ConfigurationError
 from nbauth._kernel import reset_session
-from nbauth._magics.accounts import AccountMagics
-from nbauth._magics.login import LoginMagics
+from nbauth._magics import AccountMagics, LoginMagics
 from nbauth._persistence import PersistenceWarning
 from nbauth._session import Session
 

@@ -25,7 +25,7 @@ from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 from traitlets.config import Config
 
-from nbauth._magics.login import LoginMagics
+from nbauth._magics import LoginMagics
 from nbauth._persistence import Persistence, PersistenceWarning
 from nbauth._session import Session
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, magics_class
@@ -16,6 +16,8 @@ from .._ui import display as ui_display
 
 if TYPE_CHECKING:
     from .._session import Session
+
+_M = TypeVar("_M", bound=Magics)
 
 
 @magics_class
@@ -65,3 +67,18 @@ def _usage_errors(magic: Callable[..., Any]) -> Callable[..., Any]:
             raise UsageError(str(exc)) from None
 
     return run
+
+
+def assembled(cls: type[_M]) -> type[_M]:
+    """`magics_class` for a class made of per-magic classes: it holds the magics of its bases.
+
+    `magics_class` records only the magics defined in the class's own body; IPython registers a
+    class's table, so the one class that config names (``c.LoginMagics``) gets all of them.
+    """
+    cls = magics_class(cls)
+    table: dict[str, dict[str, Any]] = {"line": {}, "cell": {}}
+    for base in reversed(cls.__mro__):
+        for kind, names in vars(base).get("magics", {}).items():
+            table.setdefault(kind, {}).update(names)
+    cls.magics = table
+    return cls

@@ -1,9 +1,8 @@
-"""``%azaccount`` and ``%azsubscription``: which account and which subscription a notebook uses.
+"""``%azsubscription``: which subscription a notebook works in.
 
-Without options each shows its picker (a widget in a notebook, text elsewhere); the options do
-the same non-interactively, for "Run all" and scripts. The plain functions they call live in
-`nbauth._accounts` and `nbauth._subscriptions` (``nbauth.use_account``,
-``nbauth.set_subscription``, ...).
+Without options it shows the subscription picker (a widget in a notebook, text elsewhere); the
+options do the same non-interactively, for "Run all" and scripts. The plain functions it calls
+live in `nbauth._subscriptions` (``nbauth.set_subscription``, ``nbauth.subscriptions``, ...).
 """
 
 from __future__ import annotations
@@ -16,117 +15,18 @@ from IPython.core.magic_arguments import argument, magic_arguments
 
 from .._base_errors import ConfigurationError, NbauthError
 from .._ui import display as ui_display
-from ._base import SessionMagics
 from ._parsing import parse
+from ._picker_magics import SUBSCRIPTION_VAR, PickerMagics
 
 if TYPE_CHECKING:
     from .._session import Session
 
-__all__ = ["SUBSCRIPTION_VAR", "AccountMagics"]
-
-SUBSCRIPTION_VAR = "subscription_id"
-"""The user-namespace variable ``%azsubscription`` binds."""
+__all__ = ["AzsubscriptionMagics"]
 
 
 @magics_class
-class AccountMagics(SessionMagics):
-    """``%azaccount`` and ``%azsubscription``. Configurable, e.g. in ipython_config.py::
-
-    c.AccountMagics.ui = "text"        # never widgets
-    """
-
-    def __init__(self, shell: Any = None, session: Session | None = None, **kwargs: Any) -> None:
-        super().__init__(shell=shell, session=session, **kwargs)
-        self.picker: Any = None
-        """The picker shown last (an `AccountPicker` or `SubscriptionPicker`), to drive it from
-        code; None in text mode."""
-        # What this magic last bound to `subscription_id`: only that value is kept in step with
-        # account switches, so a variable of the user's own is never overwritten.
-        self._bound: str | None = None
-
-    # -- helpers -----------------------------------------------------------------------------
-
-    def _bind_subscription(self, subscription_id: str | None) -> None:
-        if self.shell is None:
-            return
-        self.shell.user_ns[SUBSCRIPTION_VAR] = subscription_id
-        self._bound = subscription_id
-
-    def _follow_account(self) -> None:
-        """After an account switch: `subscription_id` follows the new account's choice."""
-        from .._subscriptions import subscription_id
-
-        if self.shell is None or self._bound is None:
-            return
-        if self.shell.user_ns.get(SUBSCRIPTION_VAR) == self._bound:
-            self._bind_subscription(subscription_id(self.session))
-
-    def _widgets(self) -> bool:
-        return ui_display.use_widgets(self.ui)
-
-    # -- %azaccount --------------------------------------------------------------------------
-
-    @magic_arguments()
-    @argument("--use", metavar="USERNAME", help="Make this signed-in account the current one.")
-    @argument("--logout", metavar="USERNAME", help="Sign this account out of the kernel.")
-    @argument("--list", action="store_true", help="Print the accounts as text.")
-    @line_magic
-    def azaccount(self, line: str = "") -> None:
-        """The accounts signed in in this kernel: choose the current one, add one, sign one out.
-
-        Without options, shows the account picker (text outside a notebook). Accounts stay
-        signed in for the life of the kernel, so switching back needs no new sign-in.
-
-        Examples::
-
-            In [1]: %azaccount
-            In [2]: %azaccount --list
-            In [3]: %azaccount --use carol@fabrikam.example
-            In [4]: %azaccount --logout carol@fabrikam.example
-
-        Add an account with ``%azlogin`` (or the picker's "Add account"). The same as plain
-        functions: ``nbauth.accounts()``, ``nbauth.use_account(...)``,
-        ``nbauth.logout_account(...)``.
-        """
-        from .._accounts import logout_account, use_account
-        from .._ui.account_picker import accounts_text
-
-        args = parse(self.azaccount, line)
-        chosen = [f"--{name}" for name in ("use", "logout", "list") if getattr(args, name)]
-        if len(chosen) > 1:
-            raise UsageError(
-                f"Use only one of --use, --logout, --list; got {' and '.join(chosen)}."
-            )
-        s = self.session
-        try:
-            if args.use:
-                account = use_account(args.use, session=s)
-                self._follow_account()
-                print(f"Now using {account.username}.")
-            elif args.logout:
-                before = s.account
-                account = logout_account(args.logout, session=s)
-                self._follow_account()
-                if before is not None and before.home_account_id == account.home_account_id:
-                    print(
-                        f"Signed out {account.username}. No account is current: choose one "
-                        f"with `%azaccount --use USERNAME` or sign in with `%azlogin`."
-                    )
-                else:
-                    print(f"Signed out {account.username}.")
-            elif args.list or not self._widgets():
-                print(accounts_text(s))
-            else:
-                from .._ui.account_picker import AccountPicker
-
-                self.picker = AccountPicker(s, on_change=lambda _account: self._follow_account())
-                ui_display.show(self.picker)
-        except ConfigurationError as exc:
-            raise UsageError(str(exc)) from None
-        except NbauthError as exc:
-            raise ui_display.one_line(exc) from None
-
-    # -- %azsubscription ---------------------------------------------------------------------
+class AzsubscriptionMagics(PickerMagics):
+    """``%azsubscription`` (registered as part of `nbauth._magics.AccountMagics`)."""
 
     @magic_arguments()
     @argument(
@@ -162,7 +62,13 @@ class AccountMagics(SessionMagics):
         The same as plain functions: ``nbauth.tenants()``, ``nbauth.subscriptions()``,
         ``nbauth.set_subscription(...)``, ``nbauth.subscription_id()``.
         """
+        # Here, not at %load_ext: they load azure-core.
         from .._subscriptions import current_subscription, set_subscription
+        from .._ui.subscription_picker import (
+            SubscriptionPicker,
+            matches_filter,
+            subscriptions_text,
+        )
 
         args = parse(self.azsubscription, line)
         if args.set and args.list:
@@ -186,8 +92,6 @@ class AccountMagics(SessionMagics):
                 return
             listing = self._listing(args.tenant)
             if args.list or not self._widgets():
-                from .._ui.subscription_picker import matches_filter, subscriptions_text
-
                 subs = [x for x in listing.subscriptions if matches_filter(x, args.filter or "")]
                 text = subscriptions_text(
                     subs, current=current_subscription(s), skipped=listing.skipped
@@ -196,8 +100,6 @@ class AccountMagics(SessionMagics):
                     text += "\nChoose one with `%azsubscription --set ID_OR_NAME`."
                 print(text)
                 return
-            from .._ui.subscription_picker import SubscriptionPicker
-
             self.picker = SubscriptionPicker(
                 s,
                 listing=listing,
@@ -215,7 +117,7 @@ class AccountMagics(SessionMagics):
         return ui_display.sign_in(session, ui=self.ui, **sign_in)
 
     def _listing(self, tenant: str | None) -> Any:
-        from .._subscriptions import (
+        from .._subscriptions import (  # here, not at %load_ext: it loads azure-core
             SubscriptionListing,
             ensure_tenant_access,
             list_all,
