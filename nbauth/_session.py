@@ -11,10 +11,11 @@ Tests construct their own ``Session()`` so they share nothing; notebooks use
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _arguments, _clouds, _log_redaction
@@ -29,7 +30,7 @@ from ._errors import (
 )
 from ._flight import Flight
 from ._hidden import HiddenValues
-from ._methods import resolve
+from ._methods import SignInRequest, Start, resolve
 from ._methods._host import TokenSource
 from ._methods._msal_source import MsalAccountSource, account_from_cache
 from ._methods._request import build_request
@@ -194,14 +195,36 @@ class Session:
         )
         name = request.method
         start = resolve(name)
-        if strategy is not None or allow is not None:
-            self.set_persistence(strategy, allow_unencrypted=allow)
-        else:
-            self._msal.persister.check()  # a bad $NBAUTH_PERSIST*: said before anyone signs in
         for option, value in options.items():
             if "secret" in option or "password" in option:
                 _log_redaction.register_secret(value)  # need not look like a token
+        with self.persistence_undone_on_failure():
+            if strategy is not None or allow is not None:
+                self.set_persistence(strategy, allow_unencrypted=allow)
+            else:
+                self._msal.persister.check()  # a bad $NBAUTH_PERSIST*: said before a sign-in
+            return self._start(start, request, chosen, wait, timeout)
 
+    @contextlib.contextmanager
+    def persistence_undone_on_failure(self) -> Iterator[None]:
+        """A sign-in that fails or is refused changes nothing: the persistence chosen for it
+        inside this block goes back to what it was."""
+        earlier = self._msal.persister
+        try:
+            yield
+        except BaseException:
+            if self._msal.persister is not earlier:
+                self._msal.switch_persister(earlier)
+            raise
+
+    def _start(
+        self,
+        start: Start,
+        request: SignInRequest,
+        chosen: _clouds.Cloud | None,
+        wait: bool,
+        timeout: float | None,
+    ) -> SignIn:
         # The newest sign-in wins, once it exists: a method that refuses its arguments (or
         # fails to start) leaves a pending sign-in alone. See also track_pending.
         previous = self.pending

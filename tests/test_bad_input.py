@@ -328,6 +328,24 @@ def test_refused_login_leaves_persistence_and_clouds(emulator, admin, cache_home
         s.close()
 
 
+def test_a_method_that_refuses_takes_back_the_persistence_its_login_chose(
+    emulator, admin, cache_home, shell, magics
+):
+    """The persistence a failing sign-in chose goes back: the kernel is as it was (a
+    client_secret sign-in without its secret refuses after the choice was applied)."""
+    from nbauth._session import Session
+
+    s = Session()
+    try:
+        with pytest.raises(ConfigurationError):
+            s.login("client_secret", persistence="reauth", wait=False)
+        assert s.persistence is Persistence.NONE
+    finally:
+        s.close()
+    refused(shell, "%azlogin --persist reauth --method client_secret --no-wait")
+    assert magics.session.persistence is Persistence.NONE
+
+
 # -- 14: numbers and flags of every public function -----------------------------------------------
 
 

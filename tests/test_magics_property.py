@@ -14,9 +14,8 @@ so the browser method never opens a browser.
 
 150 examples by default (about 15 s); ``PROPERTY_EXAMPLES=2000`` for a longer hunt.
 
-One known gap is allowed for, and only that one: persistence chosen by the failing command
-itself (``--persist reauth``, ``persistence="read_write"``) stays chosen when the sign-in
-method then refuses or fails (see `_persistence_changed_by_the_command`).
+Persistence chosen by the failing command itself (``--persist reauth``,
+``persistence="read_write"``) goes back too when the sign-in method then refuses or fails.
 """
 
 from __future__ import annotations
@@ -363,17 +362,6 @@ def kernel_state(shell) -> dict:
     return state
 
 
-def _persistence_changed_by_the_command(command: tuple[str, object]) -> bool:
-    """The known gap: a persistence setting the command itself chose and that was accepted
-    stays when its sign-in method refuses or fails afterwards."""
-    kind, payload = command
-    if kind == "magic":
-        return "--persist" in str(payload) or "--allow-unencrypted" in str(payload)
-    if kind == "login":
-        return {"persistence", "allow_unencrypted"} & set(payload)  # type: ignore[arg-type]
-    return False
-
-
 def _one_line(error: BaseException, printed: str) -> None:
     lines = [line for line in printed.splitlines() if line.strip()]
     if type(error).__name__ == "AutoSignInFailed":
@@ -448,7 +436,7 @@ def run(shell, admin, command: tuple[str, object]) -> None:
     from_environment = set(_clouds._env_cache.values())
     for state in (before, after):
         state["clouds"] = {h: c for h, c in state["clouds"].items() if c not in from_environment}
-    if before["session"] is None or _persistence_changed_by_the_command(command):
+    if before["session"] is None:
         for state in (before, after):
             del state["session"], state["persistence"]
     changed = {key: (before[key], after[key]) for key in before if before[key] != after[key]}

@@ -248,12 +248,14 @@ class AzloginMagics(SessionMagics):
         from .._errors import AuthenticationError  # here, not at %load_ext: it loads azure-core
 
         try:
-            if persistence is not None:
-                strategy, allow = persistence
-                # A refusal (no encrypted store, an unsafe directory) changes nothing.
-                request.session.set_persistence(strategy, allow_unencrypted=allow)
-            with _clouds.registered(request.cloud):  # kept only if the sign-in starts
-                login(request, **secrets)
+            # A refusal (no encrypted store, an unsafe directory, a method refusing its
+            # options) or a failed sign-in changes nothing: the persistence goes back.
+            with request.session.persistence_undone_on_failure():
+                if persistence is not None:
+                    strategy, allow = persistence
+                    request.session.set_persistence(strategy, allow_unencrypted=allow)
+                with _clouds.registered(request.cloud):  # kept only if the sign-in starts
+                    login(request, **secrets)
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
         except AuthenticationError as exc:
