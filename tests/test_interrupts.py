@@ -129,8 +129,9 @@ def test_stop_during_azlogin_account_scope_shows_no_secret(xmode, nbsession, adm
         f"%azlogin --account {ALICE} --scope {STORAGE_SCOPE}", {}, xmode
     )
 
-    assert error is None or isinstance(error, (KeyboardInterrupt, Exception)), error
-    assert shown.strip(), "the cell showed nothing: the interrupt did not land"
+    # The magic turns the interrupt into a one-line error of its own, or lets it through.
+    assert error is not None, "the cell finished: the interrupt did not land"
+    assert shown.strip(), "the cell showed nothing"
     leaked = leaked_kinds([shown], admin, secrets=canaries(admin))
     assert leaked == [], f"{leaked} shown after the stop button in %azlogin --account"
 
