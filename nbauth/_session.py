@@ -21,25 +21,22 @@ from typing import TYPE_CHECKING, Any
 from . import _arguments, _clouds, _log_redaction
 from ._account_book import AccountBook
 from ._errors import (
-    AuthenticationError,
     AuthenticationRequired,
-    ConfigurationError,
     SignInCancelled,
-    SignInTimeout,
-    signed_out_meanwhile,
 )
-from ._flight import Flight
 from ._hidden import HiddenValues
 from ._methods import SignInRequest, Start, resolve
 from ._methods._host import TokenSource
-from ._methods._msal_source import MsalAccountSource, account_from_cache
+from ._methods._msal_source import MsalAccountSource
 from ._methods._request import build_request
 from ._msal_apps import MsalApps
 from ._persistence import AccountRecord, Persistence, PersistenceStatus, Persister
-from ._scopes import DEFAULT_CLIENT_ID, DEFAULT_TENANT, normalize_scopes
-from ._signin import Account, SignIn, SignInReport
+from ._scopes import SignInDefaults
+from ._session_tokens import TokenPath
+from ._signin import Account, SignIn, SignInReport, cancelled_text, wait_or_cancel
+from ._silent_sign_in import from_cache
 from ._subscription_records import SubscriptionChoices
-from ._token_store import FreshToken, StoredToken, TokenKey, TokenStore
+from ._token_store import StoredToken, TokenStore
 
 if TYPE_CHECKING:
     import msal
@@ -75,12 +72,8 @@ class Session:
         allow_unencrypted: bool | None = None,
         cache_dir: str | None = None,
     ) -> None:
-        self._authority_host = (
-            _clouds.normalize_authority_host(authority_host) if authority_host else None
-        )
-        self._tenant = _clouds.validate_tenant(tenant) if tenant else None
-        self._client_id = client_id
-        self._store = TokenStore(clock=clock)
+        self.defaults = SignInDefaults.checked(authority_host, tenant, client_id)
+        """What `login` and `sign_in_silently` use for what a call leaves out."""
         self._lock = threading.RLock()
         # Nothing is opened or imported until the first sign-in needs it.
         self._msal = MsalApps(
@@ -90,7 +83,8 @@ class Session:
         # msal's and azure-core's own logs can hold tokens: redact them (see _log_redaction).
         _log_redaction.install()
         self._book = AccountBook()
-        self._pending: SignIn | None = None
+        self.tokens = TokenPath(self._book, clock)
+        """The token path (`nbauth._session_tokens`): what credentials ask for tokens."""
         self._credential: NotebookCredential | None = None
         self._async_credential: AsyncNotebookCredential | None = None
         self.interaction_handler: Callable[..., bool] | None = None
@@ -112,17 +106,17 @@ class Session:
     @property
     def pending(self) -> SignIn | None:
         """The sign-in in progress, if any."""
-        pending = self._pending
+        pending = self.tokens.pending
         return pending if pending is not None and not pending.done() else None
 
     @property
     def token_store(self) -> TokenStore:
-        return self._store
+        return self.tokens.store
 
     @property
     def authority_host(self) -> str:
         """The default authority host: as given, else ``$AZURE_AUTHORITY_HOST``, else public."""
-        return self._authority_host or _clouds.default_authority_host()
+        return self.defaults.host()
 
     @property
     def cloud(self) -> _clouds.Cloud:
@@ -181,9 +175,9 @@ class Session:
         allow = _arguments.optional_flag(allow_unencrypted, "allow_unencrypted")
         request, chosen = build_request(
             method,
-            tenant=tenant or self._tenant or DEFAULT_TENANT,
+            tenant=self.defaults.tenant_for(tenant),
             client_id=client_id,
-            default_client_id=self._client_id or DEFAULT_CLIENT_ID,
+            default_client_id=self.defaults.client_id_for(),
             scopes=scopes,
             authority_host=authority_host,
             default_authority_host=self.authority_host,
@@ -228,31 +222,22 @@ class Session:
         # The newest sign-in wins, once it exists: a method that refuses its arguments (or
         # fails to start) leaves a pending sign-in alone. See also track_pending.
         previous = self.pending
-        signin: SignIn | None = None
         try:
             with _clouds.registered(chosen):  # the session follows this cloud (ARM, scopes)
                 signin = start(self, request)
-            with self._lock:
-                self._pending = signin
-            if previous is not None and previous is not signin:
-                previous.cancel()
-            if wait:
-                signin.wait(timeout)
         except KeyboardInterrupt:
-            # The stop button: cancel (the polling thread is stopped and joined) and say so.
-            # `signin` is unset if the interrupt came while `start` ran; methods register their
-            # sign-in through track_pending() before anything runs in the background.
-            target = signin if signin is not None else self.pending
+            # The stop button while `start` ran: methods register their sign-in through
+            # track_pending() before anything runs in the background, so it is the pending one.
+            target = self.pending
             if target is not None:
                 target.cancel()
-            raise SignInCancelled(self._cancelled_message("interrupted")) from None
-        except SignInTimeout:
-            assert signin is not None
-            signin.cancel()
-            raise SignInTimeout(
-                f"The sign-in did not finish within {timeout:g} s and was cancelled. Run "
-                f"`%azlogin` (or `nbauth.login()`) again, with a longer timeout if needed."
-            ) from None
+            raise SignInCancelled(cancelled_text(self.account)) from None
+        with self._lock:
+            self.tokens.pending = signin
+        if previous is not None and previous is not signin:
+            previous.cancel()
+        if wait:
+            wait_or_cancel(signin, timeout, lambda: self.account)
         return signin
 
     def track_pending(self, signin: SignIn) -> None:
@@ -260,18 +245,9 @@ class Session:
         as the SignIn exists, before showing the prompt or starting a thread); the one it
         replaces is cancelled: the newest sign-in wins."""
         with self._lock:
-            previous, self._pending = self._pending, signin
+            previous, self.tokens.pending = self.tokens.pending, signin
         if previous is not None and previous is not signin:
             previous.cancel()
-
-    def _cancelled_message(self, why: str) -> str:
-        account = self.account
-        still = (
-            f" {account.username} is still signed in."
-            if account is not None
-            else " Run `%azlogin` (or `nbauth.login()`) to try again."
-        )
-        return f"The sign-in was cancelled ({why}).{still}"
 
     def logout(self, all: bool = False) -> None:  # noqa: A002 - the public name the brief asks for
         """Sign out the current account (``all=True``: every account this kernel knows)."""
@@ -287,7 +263,7 @@ class Session:
         self._msal.persister.forget(known_ids)
         # A saved cache also holds other kernels' sign-ins: those are not this kernel's to end.
         self._msal.forget_accounts(known_ids if self._msal.persister.saves_tokens else None)
-        self._store.clear()
+        self.tokens.store.clear()
         self._book.notify_sign_out(None)
 
     def sign_out(self, account: Account | str) -> Account:
@@ -299,7 +275,7 @@ class Session:
         entry.source.sign_out()
         account_id = entry.account.home_account_id
         self._msal.persister.forget({account_id})
-        self._store.clear(lambda key: getattr(key, "account", None) == account_id)
+        self.tokens.store.clear(lambda key: getattr(key, "account", None) == account_id)
         self._book.notify_sign_out(entry.account)
         return entry.account
 
@@ -335,7 +311,7 @@ class Session:
             # Tokens of the previous account (or of this one under another authority) are
             # never asked for again under these keys.
             old_id = previous.account.home_account_id
-            self._store.clear(lambda key: getattr(key, "account", None) == old_id)
+            self.tokens.store.clear(lambda key: getattr(key, "account", None) == old_id)
         if isinstance(source, MsalAccountSource):
             # Only accounts whose tokens live in the msal cache can come back after a restart.
             self._msal.persister.remember(account)
@@ -360,47 +336,21 @@ class Session:
         ``username`` and nobody signed in, the newest remembered one (its tenant and client ID
         unless given). Under ``reauth`` no token was saved, so this returns None.
         """
-        record = None
-        if (username is None and self._book.current is None) or (
-            username is not None and not self._book.knows(username)
-        ):
-            record = self.remembered_account(
-                username=username, authority_host=authority_host, client_id=client_id
-            )
-        if record is not None:
-            username = username or record.username
-            tenant = tenant or record.tenant
-            client_id = client_id or record.client_id
-        host = (
-            _clouds.normalize_authority_host(authority_host)
-            if authority_host
-            else self.authority_host
-        )
-        tenant = _clouds.validate_tenant(tenant or self._tenant or DEFAULT_TENANT)
-        client_id = client_id or self._client_id or DEFAULT_CLIENT_ID
-        wanted = normalize_scopes(
-            scopes if scopes is not None else _clouds.cloud_for(host).arm_scope
-        )
-        if username is None:
-            current = self.account
-            if current is None:
-                return None
-            username = current.username
-        found = account_from_cache(
+        found = from_cache(
             self,
-            authority_host=host,
+            self._book,
+            self._msal.persister,
+            self.defaults,
+            username=username,
             tenant=tenant,
             client_id=client_id,
-            username=username,
-            scopes=wanted,
-            known=self._book.account_for,
-            method=record.method if record else "cache",
+            authority_host=authority_host,
+            scopes=scopes,
         )
         if found is None:
             return None
-        account, source = found
-        self.adopt(account, source)
-        return account
+        self.adopt(*found)
+        return found[0]
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -447,13 +397,8 @@ class Session:
     ) -> AccountRecord | None:
         """The newest sign-in remembered from an earlier kernel at this authority host (and
         with this client ID / username, if given); None if none or persistence is off."""
-        host = (
-            _clouds.normalize_authority_host(authority_host)
-            if authority_host
-            else self.authority_host
-        )
         return self._msal.persister.remembered(
-            username=username, authority_host=host, client_id=client_id
+            username=username, authority_host=self.defaults.host(authority_host), client_id=client_id
         )
 
     # -- tokens ------------------------------------------------------------------------------
@@ -475,7 +420,7 @@ class Session:
         lookup once, False raises the original error.
         """
         try:
-            return self._token(scopes, claims, tenant_id, enable_cae)
+            return self.tokens.get(scopes, claims, tenant_id, enable_cae)
         except AuthenticationRequired as exc:
             handler = self.interaction_handler
             if handler is None or self._book.current is None:
@@ -483,71 +428,8 @@ class Session:
             if handler(
                 exc, scopes=scopes, tenant_id=tenant_id, claims=claims, enable_cae=enable_cae
             ):
-                return self._token(scopes, claims, tenant_id, enable_cae)
+                return self.tokens.get(scopes, claims, tenant_id, enable_cae)
             raise
-
-    def _token(
-        self,
-        scopes: tuple[str, ...],
-        claims: str | None,
-        tenant_id: str | None,
-        enable_cae: bool,
-    ) -> StoredToken:
-        pending = self._pending
-        if pending is not None and not pending.done():
-            self._wait_for_pending(pending)
-        account, mark, outcome = self.begin_token(scopes, claims, tenant_id, enable_cae)
-        entry = outcome if isinstance(outcome, StoredToken) else outcome.wait()
-        return self.still_signed_in(account, mark, entry)
-
-    def begin_token(
-        self,
-        scopes: tuple[str, ...],
-        claims: str | None,
-        tenant_id: str | None,
-        enable_cae: bool,
-    ) -> tuple[Account, tuple[int, int], StoredToken | Flight[StoredToken]]:
-        """The first half of `token` for the current account, which never blocks:
-        (account, sign-out mark, the token or the acquisition in flight). Pass the first two
-        and the token to `still_signed_in`. Does not wait for a pending sign-in."""
-        if not scopes:
-            raise ConfigurationError(
-                "get_token needs at least one scope, such as 'https://management.azure.com/.default'."
-            )
-        current = self._book.current
-        if current is None:
-            raise AuthenticationRequired()
-        if tenant_id is not None:
-            _clouds.validate_tenant(tenant_id)
-        account_id = current.account.home_account_id
-        mark = self.sign_out_mark(account_id)
-        key = TokenKey(
-            tuple(sorted(scopes)), tenant_id or "", claims or "", bool(enable_cae), account_id
-        )
-        entry = self._store.peek(key) if not claims else None
-        if entry is not None:
-            return current.account, mark, entry
-        source = current.source
-        normalize_scopes(scopes)
-
-        def acquire(force_refresh: bool) -> FreshToken:
-            return source.acquire(
-                scopes,
-                tenant_id=tenant_id,
-                claims=claims,
-                enable_cae=bool(enable_cae),
-                force_refresh=force_refresh,
-            )
-
-        return current.account, mark, self._store.begin(key, acquire, bypass=bool(claims))
-
-    def still_signed_in(
-        self, account: Account, mark: tuple[int, int], entry: StoredToken
-    ) -> StoredToken:
-        """`entry`, unless `account` was signed out while it was being fetched."""
-        if self.signed_out_since(account.home_account_id, mark):
-            raise signed_out_meanwhile(account.username)
-        return entry
 
     def peek_token(
         self,
@@ -558,41 +440,7 @@ class Session:
         enable_cae: bool = False,
     ) -> StoredToken | None:
         """The stored token if it is fresh and nothing else is needed; never blocks."""
-        return None if claims else self.fresh_token(scopes, tenant_id, enable_cae)
-
-    def fresh_token(
-        self, scopes: tuple[str, ...], tenant_id: str | None, enable_cae: bool
-    ) -> StoredToken | None:
-        """`peek_token` without claims, positional: every credential's hot path.
-
-        azure-core asks before each request, so this does as little as it can: no lock, no
-        sorting of a single scope, and a plain tuple key, which hashes and compares equal to
-        the `TokenKey` the store was filled with.
-        """
-        current = self._book.current
-        if current is None:
-            return None
-        pending = self._pending
-        if pending is not None and not pending.done():
-            return None
-        return self._store.peek(
-            (
-                scopes if len(scopes) == 1 else tuple(sorted(scopes)),
-                tenant_id or "",
-                "",
-                bool(enable_cae),
-                current.account.home_account_id,
-            )
-        )
-
-    @staticmethod
-    def _wait_for_pending(pending: SignIn) -> None:
-        try:
-            pending.wait()
-        except AuthenticationError:
-            # The pending sign-in failed; the caller proceeds with whoever is (still) signed in,
-            # or gets AuthenticationRequired.
-            pass
+        return None if claims else self.tokens.fresh(scopes, tenant_id, enable_cae)
 
     # -- credentials -------------------------------------------------------------------------
 

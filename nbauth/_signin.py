@@ -266,3 +266,33 @@ class SignIn:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+
+def cancelled_text(still_signed_in: Account | None) -> str:
+    """One line: ``Sign-in cancelled.`` and who (if anyone) is still signed in."""
+    if still_signed_in is not None:
+        return f"Sign-in cancelled. {still_signed_in.username} is still signed in."
+    return "Sign-in cancelled."
+
+
+def wait_or_cancel(
+    signin: SignIn, timeout: float | None, signed_in: Callable[[], Account | None]
+) -> None:
+    """Wait for `signin` on behalf of a person: a timeout or the stop button cancels it.
+
+    Raises `SignInTimeout` or `SignInCancelled` (saying who, per ``signed_in()``, is still
+    signed in) once the sign-in is stopped, or the sign-in's own failure. A sign-in that
+    succeeded just before the interrupt counts as succeeded.
+    """
+    try:
+        signin.wait(timeout)
+    except SignInTimeout:
+        signin.cancel()
+        raise SignInTimeout(
+            f"The sign-in did not finish within {timeout:g} s and was cancelled. Run "
+            f"`%azlogin` (or `nbauth.login()`) again, with a longer timeout if needed."
+        ) from None
+    except KeyboardInterrupt:
+        signin.cancel()
+        if signin.status != SUCCEEDED:
+            raise SignInCancelled(cancelled_text(signed_in())) from None

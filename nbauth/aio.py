@@ -50,20 +50,18 @@ class AsyncNotebookCredential:
         tenant_id: str | None,
         enable_cae: bool,
     ) -> StoredToken:
-        entry = self._session.peek_token(
-            scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae
-        )
+        tokens = self._session.tokens
+        entry = None if claims else tokens.fresh(scopes, tenant_id, enable_cae)
         if entry is not None:
             return entry
-        session = self._session
-        pending = session.pending
+        pending = tokens.pending
         if pending is not None:
             # Its outcome does not matter here: whoever is signed in afterwards is asked.
             await until_done(pending.add_done_callback, pending.remove_done_callback)
-        account, mark, outcome = session.begin_token(scopes, claims, tenant_id, enable_cae)
+        account, mark, outcome = tokens.begin(scopes, claims, tenant_id, enable_cae)
         if not isinstance(outcome, StoredToken):
             outcome = await outcome.wait_async()
-        return session.still_signed_in(account, mark, outcome)
+        return tokens.still_signed_in(account, mark, outcome)
 
     async def get_token(
         self,

@@ -37,7 +37,7 @@ def test_supported_platforms_with_a_recent_enough_package(
     platform, version, proc_version, linux_broker
 ):
     assert (
-        broker.unavailable(
+        broker.unavailable_on(
             platform=platform,
             version=version,
             environ=DESKTOP,
@@ -60,19 +60,19 @@ def test_supported_platforms_with_a_recent_enough_package(
     ],
 )
 def test_unsupported_combinations_say_why(platform, version, proc_version, words):
-    missing = broker.unavailable(
+    missing = broker.unavailable_on(
         platform=platform, version=version, environ=DESKTOP, proc_version=proc_version
     )
     assert missing is not None and words in missing.reason
 
 
 def test_missing_package_says_what_to_install():
-    missing = broker.unavailable(platform="win32", version=None, environ={})
+    missing = broker.unavailable_on(platform="win32", version=None, environ={})
     assert "pip install azure-identity-broker" in missing.fix
 
 
 def test_linux_needs_microsoft_identity_broker_installed():
-    missing = broker.unavailable(
+    missing = broker.unavailable_on(
         platform="linux",
         version="1.3.0",
         environ=DESKTOP,
@@ -87,14 +87,14 @@ def test_linux_needs_microsoft_identity_broker_installed():
     [{"JUPYTERHUB_USER": "me"}, {"SSH_CONNECTION": "1 2 3 4"}, {"AZUREML_RUN_ID": "r"}],
 )
 def test_remote_kernels_cannot_show_the_broker_window(environ):
-    missing = broker.unavailable(platform="win32", version="1.2.0", environ=environ)
+    missing = broker.unavailable_on(platform="win32", version="1.2.0", environ=environ)
     assert "the broker's window would open there" in missing.reason
 
 
 def test_wsl_counts_as_local_for_the_broker():
     # The Windows broker serves WSL, although a browser on WSL cannot reach the kernel.
     assert (
-        broker.unavailable(platform="linux", version="1.3.0b2", environ={}, proc_version=WSL2)
+        broker.unavailable_on(platform="linux", version="1.3.0b2", environ={}, proc_version=WSL2)
         is None
     )
 
@@ -102,7 +102,7 @@ def test_wsl_counts_as_local_for_the_broker():
 def test_this_machine_has_no_usable_broker_and_says_why():
     # The test machines are Linux without azure-identity-broker.
     assert broker.installed_version() is None
-    reason = broker.unavailable_reason()
+    reason = broker.unavailable(None).reason
     assert isinstance(reason, str) and reason
 
 

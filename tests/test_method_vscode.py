@@ -29,12 +29,12 @@ def signed_in_home(tmp_path):
 
 
 def test_windows_with_package_and_sign_in_is_available(signed_in_home):
-    assert vscode.unavailable(platform="win32", version="1.2.0", home=signed_in_home) is None
+    assert vscode.unavailable_on(platform="win32", version="1.2.0", home=signed_in_home) is None
 
 
 def test_wsl_is_available_too(signed_in_home):
     assert (
-        vscode.unavailable(
+        vscode.unavailable_on(
             platform="linux", version="1.3.0", home=signed_in_home, proc_version=WSL2
         )
         is None
@@ -43,19 +43,19 @@ def test_wsl_is_available_too(signed_in_home):
 
 @pytest.mark.parametrize("platform", ["linux", "darwin"])
 def test_other_platforms_name_the_alternatives(platform, signed_in_home):
-    missing = vscode.unavailable(platform=platform, version="1.3.0", home=signed_in_home)
+    missing = vscode.unavailable_on(platform=platform, version="1.3.0", home=signed_in_home)
     assert f"only on Windows or WSL, not on {platform}" in missing.reason
     assert "azure_cli" in missing.fix
 
 
 def test_missing_broker_package_says_what_to_install(signed_in_home):
-    missing = vscode.unavailable(platform="win32", version=None, home=signed_in_home)
+    missing = vscode.unavailable_on(platform="win32", version=None, home=signed_in_home)
     assert "azure-identity-broker package is not installed" in missing.reason
     assert "pip install azure-identity-broker" in missing.fix
 
 
 def test_no_vscode_sign_in_says_how_to_sign_in(tmp_path):
-    missing = vscode.unavailable(platform="win32", version="1.2.0", home=str(tmp_path))
+    missing = vscode.unavailable_on(platform="win32", version="1.2.0", home=str(tmp_path))
     assert "VS Code has not signed in to Azure" in missing.reason
     assert "Azure: Sign In" in missing.fix
 
@@ -72,7 +72,7 @@ def test_login_fails_fast_here_with_the_reason(nbsession, admin):
         nbsession.login("vscode")
     assert caught.value.method == "vscode"
     assert "not available here" in str(caught.value) and "Windows or WSL" in caught.value.reason
-    assert vscode.unavailable_reason() is not None
+    assert vscode.unavailable(None) is not None
     assert admin.requests() == []
 
 

@@ -13,21 +13,11 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from .._arguments import shown
+from .._methods import declaration, declarations
+from .._methods._method import Flag
 
 __all__ = ["check_account", "method_options", "parse_option"]
 
-# Methods a person signs in with: ``--account`` names who (a hint, or a silent switch).
-_PERSON_METHODS = ("auto", "device_code", "browser", "broker")
-# ... of which these take it as msal's login_hint (the page preselects the account).
-_LOGIN_HINT_METHODS = ("browser", "broker")
-# Methods that take no method options at all (`auto` rejects them itself, device code ignores).
-_NO_OPTIONS = ("auto", "device_code")
-# Flags that are method options: (argument name, flag, option name, the method it goes with).
-_FLAG_OPTIONS = (
-    ("auth_file", "--auth-file", "auth_file", "auth_file"),
-    ("certificate", "--certificate", "certificate_path", "client_certificate"),
-    ("username", "--username", "username", "username_password"),
-)
 # Session.login's own parameters: given by their flags, never through --option.
 _LOGIN_PARAMETERS = {
     "tenant": "--tenant",
@@ -79,11 +69,12 @@ def parse_option(text: str) -> tuple[str, Any]:
 
 
 def check_account(account: str, method: str) -> None:
-    """``--account``: a username, with a method a person signs in with."""
-    if method not in _PERSON_METHODS:
+    """``--account``: a username, with a method that knows what to do with one (its
+    declaration's ``account``; see `nbauth._methods._method`)."""
+    if declaration(method).account is None:
+        takers = [m.name for m in declarations() if m.account is not None]
         raise UsageError(
-            f"--account names a person; it goes with --method "
-            f"{', '.join(_PERSON_METHODS)}, not {method}."
+            f"--account names a person; it goes with --method {', '.join(takers)}, not {method}."
         )
     if "@" not in account:
         raise UsageError(
@@ -93,24 +84,26 @@ def check_account(account: str, method: str) -> None:
 
 def method_options(args: Any, method: str) -> dict[str, Any]:
     """The method options of the line: its flags, then ``--option``s (each once)."""
+    declared = declaration(method)
     options: dict[str, Any] = {}
-    for attribute, flag, name, owner in _FLAG_OPTIONS:
-        value = getattr(args, attribute)
+    for flag in _flags():
+        value = getattr(args, flag.dest)
         if value is None:
             continue
-        if method != owner:
-            raise UsageError(f"{flag} goes with --method {owner}; add it, or drop {flag}.")
-        options[name] = value if name == "username" else os.path.expanduser(value)
-    if method == "username_password" and "username" not in options:
-        raise UsageError(
-            "--method username_password needs --username USER (the password is asked for, "
-            "never put on this line)."
-        )
-    if args.account is not None and method in _LOGIN_HINT_METHODS:
+        if flag not in declared.flags:
+            owner = next(m.name for m in declarations() if flag in m.flags)
+            raise UsageError(
+                f"{flag.flag} goes with --method {owner}; add it, or drop {flag.flag}."
+            )
+        options[flag.option] = os.path.expanduser(value) if flag.path else value
+    for needed in declared.flags:
+        if needed.required and needed.option not in options:
+            raise UsageError(f"--method {method} needs {needed.flag} {needed.required}")
+    if args.account is not None and declared.account == "login_hint":
         options["login_hint"] = args.account
     for text in args.options or ():
         name, value = parse_option(text)
-        if method in _NO_OPTIONS:
+        if not declared.options:
             raise UsageError(
                 f"--method {method} takes no --option; other methods do (e.g. --method "
                 f"azure_cli --option subscription=<id>)."
@@ -119,3 +112,8 @@ def method_options(args: Any, method: str) -> dict[str, Any]:
             raise UsageError(f"The option {name} is given twice.")
         options[name] = value
     return options
+
+
+def _flags() -> list[Flag]:
+    """Every method's ``%azlogin`` flags; each is an argument of the magic (a test checks)."""
+    return [flag for method in declarations() for flag in method.flags]

@@ -7,6 +7,7 @@ Modules are imported on first use so that naming a method costs nothing until it
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,13 +16,23 @@ from typing import TYPE_CHECKING, Any
 
 from .._base_errors import ConfigurationError
 from .._prompt import print_notice
+from ._method import Method
 
 if TYPE_CHECKING:
     from .._prompt import DeviceCodePrompt
     from .._signin import SignIn
     from ._host import SessionHost as Session
 
-__all__ = ["SignInRequest", "available", "canonical_name", "check_options", "resolve"]
+__all__ = [
+    "Method",
+    "SignInRequest",
+    "available",
+    "canonical_name",
+    "check_options",
+    "declaration",
+    "declarations",
+    "resolve",
+]
 
 
 @dataclass(frozen=True)
@@ -50,73 +61,74 @@ class SignInRequest:
 
 Start = Callable[["Session", SignInRequest], "SignIn"]
 
-# method name -> module holding its `start`
-_MODULES = {
-    "device_code": "nbauth._methods.device_code",
-    # user sign-ins (METHODS_USER)
-    "browser": "nbauth._methods.browser",
-    "broker": "nbauth._methods.broker",
-    "vscode": "nbauth._methods.vscode",
-    "username_password": "nbauth._methods.username_password",
-    # services, developer tools and the auto chain (METHODS_SERVICE)
-    "auto": "nbauth._methods.auto",
-    "environment": "nbauth._methods.environment",
-    "workload_identity": "nbauth._methods.workload_identity",
-    "managed_identity": "nbauth._methods.managed_identity",
-    "azure_cli": "nbauth._methods.azure_cli",
-    "azd": "nbauth._methods.azd",
-    "powershell": "nbauth._methods.powershell",
-    "auth_file": "nbauth._methods.auth_file",
-    "client_secret": "nbauth._methods.client_secret",
-    "client_certificate": "nbauth._methods.client_certificate",
-}
-_ALIASES = {
-    "devicecode": "device_code",
-    "device-code": "device_code",
-    "interactive_browser": "browser",
-    "interactive-browser": "browser",
-    "wam": "broker",
-    "visual_studio_code": "vscode",
-    "vs_code": "vscode",
-    "username-password": "username_password",
-    "password": "username_password",
-    "ropc": "username_password",
-    "default": "auto",
-    "env": "environment",
-    "workload": "workload_identity",
-    "msi": "managed_identity",
-    "mi": "managed_identity",
-    "cli": "azure_cli",
-    "az": "azure_cli",
-    "azure_developer_cli": "azd",
-    "pwsh": "powershell",
-    "azure_powershell": "powershell",
-    "sdk_auth": "auth_file",
-    "secret": "client_secret",
-    "certificate": "client_certificate",
-    "cert": "client_certificate",
-}
+# The registry: one line per method, naming its module (``nbauth/_methods/<name>.py``, which
+# ends with ``DECLARATION = Method(...)``, see ._method). Listed in this order by `available()`.
+_REGISTRY = (
+    "device_code",
+    # user sign-ins
+    "browser",
+    "broker",
+    "vscode",
+    "username_password",
+    # the chain, services and developer tools
+    "auto",
+    "environment",
+    "workload_identity",
+    "managed_identity",
+    "azure_cli",
+    "azd",
+    "powershell",
+    "auth_file",
+    "client_secret",
+    "client_certificate",
+)
 
 
 def available() -> tuple[str, ...]:
-    return tuple(_MODULES)
+    return _REGISTRY
+
+
+def declaration(name: str) -> Method:
+    """The `Method` a name (or alias) stands for; its module is imported now, not before."""
+    module = importlib.import_module(f"{__name__}.{canonical_name(name)}")
+    declared: Method = module.DECLARATION
+    return declared
+
+
+def declarations() -> tuple[Method, ...]:
+    """Every method's declaration, in registry order (imports every method module)."""
+    return tuple(declaration(name) for name in _REGISTRY)
+
+
+@functools.lru_cache(maxsize=1)
+def _aliases() -> dict[str, str]:
+    return {alias: d.name for d in declarations() for alias in d.aliases}
 
 
 def canonical_name(name: str) -> str:
     key = str(name).strip().lower()
-    key = _ALIASES.get(key, key)
-    if key not in _MODULES:  # 'azure-cli' == 'azure_cli', as %azlogin spells options
-        key = _ALIASES.get(key.replace("-", "_"), key.replace("-", "_"))
-    if key not in _MODULES:
-        raise ConfigurationError(
-            f"Unknown sign-in method {name!r}. Available: {', '.join(available())}."
-        )
-    return key
+    if key in _REGISTRY:  # the common case costs no import
+        return key
+    # 'azure-cli' == 'azure_cli', as %azlogin spells options
+    for candidate in (key, key.replace("-", "_")):
+        if candidate in _REGISTRY:
+            return candidate
+        if candidate in _aliases():
+            return _aliases()[candidate]
+    raise ConfigurationError(
+        f"Unknown sign-in method {name!r}. Available: {', '.join(available())}."
+    )
 
 
 def resolve(name: str) -> Start:
-    module = importlib.import_module(_MODULES[canonical_name(name)])
-    return module.start
+    """The method's ``start``, which refuses options the method does not declare."""
+    method = declaration(name)
+
+    def start(session: Session, request: SignInRequest) -> SignIn:
+        check_options(request, *method.options)
+        return method.start(session, request)
+
+    return start
 
 
 def check_options(request: SignInRequest, *allowed: str) -> None:

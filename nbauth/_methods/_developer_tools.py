@@ -76,15 +76,12 @@ def sign_in_with_tool(
     fix: str,
     missing: MethodUnavailable | None,
     credential_class: Callable[[], type],
-    extra_options: tuple[str, ...] = (),
     **credential_kwargs: Any,
 ) -> SignIn:
     """Sign in through a developer tool's azure-identity credential (``credential_class()``
     returns the class, so azure-identity is imported only once the tool is known to exist)."""
-    from . import check_options
     from ._identity_source import explicit_tenant, sign_in_with, translated
 
-    check_options(request, "process_timeout", *extra_options)
     if missing is not None:
         raise missing
     with translated(method, label, fix):

@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _clouds
 from .._errors import ConfigurationError, NbauthError, redact
-from . import check_options
 from ._identity_source import identity_kwargs, sign_in_with, translated
+from ._method import Flag, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "AuthFile", "read_auth_file", "start", "unavailable"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "AuthFile", "read_auth_file", "start", "unavailable"]
 
 METHOD = "auth_file"
 LABEL = "the auth file's service principal"
@@ -181,7 +181,6 @@ def _cloud(auth: AuthFile, host: str) -> _clouds.Cloud:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request, "auth_file")
     missing = unavailable(request)
     if missing is not None:
         raise missing
@@ -233,3 +232,15 @@ def _select_subscription(session: Session, auth: AuthFile) -> None:
             UserWarning,
             stacklevel=3,
         )
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("sdk_auth",),
+    options=("auth_file",),
+    flags=(Flag("auth_file", "--auth-file", "auth_file"),),
+    azure_identity=True,
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

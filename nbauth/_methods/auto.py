@@ -49,7 +49,8 @@ from .._errors import (
 )
 from .._scopes import DEFAULT_CLIENT_ID
 from .._signin import SignIn
-from . import _MODULES, check_options, resolve
+from . import available, declaration, resolve
+from ._method import Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ _LOGGER = logging.getLogger("nbauth")
 METHOD = "auto"
 ENV = "AZURE_TOKEN_CREDENTIALS"
 
-SUCCEEDED = "succeeded"
+SUCCEEDED = _signin.SUCCEEDED
 WAITING = "waiting"
 """The step started an interactive sign-in (device code) that is still pending."""
 SKIPPED = "skipped"
@@ -85,40 +86,35 @@ class Step:
     stop_on_failure: bool
 
 
-STEPS: tuple[Step, ...] = (
-    Step("environment", "environment service principal", "environmentcredential", "prod", True),
-    Step("workload_identity", "workload identity", "workloadidentitycredential", "prod", True),
-    Step("managed_identity", "managed identity", "managedidentitycredential", "prod", True),
-    Step("azure_cli", "Azure CLI", "azureclicredential", "dev", False),
-    Step("powershell", "Azure PowerShell", "azurepowershellcredential", "dev", False),
-    Step("azd", "Azure Developer CLI", "azuredeveloperclicredential", "dev", False),
-    Step("cached", "this kernel's account", None, "dev", False),
-    Step("device_code", "device code sign-in", None, "dev", True),
-)
-"""The default chain, in order."""
+# Not a method: the account this kernel already signed in with, asked again without a person.
+_CACHED = Step("cached", "this kernel's account", None, "dev", False)
+_CACHED_ORDER = 70
 
-# Credentials azure-identity's variable may name that are not in the default chain: run alone,
-# through the nbauth method of that name, when it exists.
-_NAMED_ONLY: tuple[Step, ...] = (
-    Step("vscode", "VS Code", "visualstudiocodecredential", "dev", True),
-    Step("browser", "interactive browser", "interactivebrowsercredential", "dev", True),
-)
 
-# Methods whose token source is an azure-identity credential: a current account from one of
-# them is reused by asking it for a token (msal accounts go through sign_in_silently).
-_SERVICE_METHODS = frozenset(
-    {
-        "environment",
-        "workload_identity",
-        "managed_identity",
-        "azure_cli",
-        "azd",
-        "powershell",
-        "auth_file",
-        "client_secret",
-        "client_certificate",
-    }
-)
+def _chain() -> tuple[tuple[Step, ...], tuple[Step, ...], frozenset[str]]:
+    """(the default chain in order, the steps run only when named, the azure-identity methods),
+    from the methods' declarations (`nbauth._methods._method`)."""
+    placed: list[tuple[int, Step]] = [(_CACHED_ORDER, _CACHED)]
+    named_only: list[Step] = []
+    others = [declaration(name) for name in available() if name != METHOD]  # not itself
+    for method in others:
+        place = method.auto
+        if place is None:
+            continue
+        step = Step(method.name, place.label, place.env_name, place.group, place.stop_on_failure)
+        if place.order is None:
+            named_only.append(step)
+        else:
+            placed.append((place.order, step))
+    service = frozenset(m.name for m in others if m.azure_identity)
+    return tuple(step for _, step in sorted(placed, key=lambda p: p[0])), tuple(named_only), service
+
+
+STEPS, _NAMED_ONLY, _SERVICE_METHODS = _chain()
+"""The default chain, in order; credentials azure-identity's variable may name that are not in
+it (run alone); methods whose token source is an azure-identity credential (a current account
+from one of them is reused by asking it for a token; msal accounts go through
+sign_in_silently)."""
 
 
 @dataclass(frozen=True)
@@ -256,11 +252,11 @@ def _selection() -> tuple[str | None, tuple[Step, ...], set[str]]:
         if step.env_name == value:
             return value, STEPS, {step.name}
     for step in _NAMED_ONLY:
-        if step.env_name == value and step.name in _MODULES:
+        if step.env_name == value:
             return value, (step,), {step.name}
     known = sorted(
         [s.env_name for s in STEPS if s.env_name]
-        + [s.env_name for s in _NAMED_ONLY if s.env_name and s.name in _MODULES]
+        + [s.env_name for s in _NAMED_ONLY if s.env_name]
     )
     raise ConfigurationError(
         f"{ENV}={value!r} is not a value nbauth knows. Use 'dev', 'prod', or one of: "
@@ -344,7 +340,6 @@ def _run(step: Step, session: Session, request: SignInRequest) -> SignIn:
 def start(session: Session, request: SignInRequest) -> SignIn:
     """Run the chain; return the first sign-in that worked (finished, or a pending device
     code sign-in) with ``.report`` set, or raise `AutoSignInFailed`."""
-    check_options(request)
     selection, steps, selected = _selection()
     report = AutoReport(selection=selection)
 
@@ -397,3 +392,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         return signin
     session.last_auto_report = report
     raise AutoSignInFailed(report)
+
+
+DECLARATION = Method(METHOD, start, aliases=("default",), person=True, account="silent")
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

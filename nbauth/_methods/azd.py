@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._developer_tools import sign_in_with_tool, tool_missing
+from ._method import AutoPlace, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "start", "unavailable"]
 
 METHOD = "azd"
 LABEL = "the Azure Developer CLI"
@@ -46,3 +47,15 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         missing=unavailable(request),
         credential_class=credential_class,
     )
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("azure_developer_cli",),
+    options=("process_timeout",),
+    azure_identity=True,
+    auto=AutoPlace("Azure Developer CLI", "azuredeveloperclicredential", "dev", False, order=60),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

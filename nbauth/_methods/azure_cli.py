@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from ._developer_tools import sign_in_with_tool, tool_missing
 from ._identity_source import string_options
+from ._method import AutoPlace, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "start", "unavailable"]
 
 METHOD = "azure_cli"
 LABEL = "the Azure CLI"
@@ -47,6 +48,17 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         fix=FIX,
         missing=unavailable(request),
         credential_class=credential_class,
-        extra_options=("subscription",),
         subscription=string_options(request, ("subscription",)).get("subscription"),
     )
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("cli", "az"),
+    options=("process_timeout", "subscription"),
+    azure_identity=True,
+    auto=AutoPlace("Azure CLI", "azureclicredential", "dev", False, order=40),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

@@ -27,8 +27,9 @@ from typing import TYPE_CHECKING
 
 from .. import _kernel_location
 from .._errors import ConfigurationError
-from . import browser, check_options
+from . import browser
 from ._identity_source import explicit_tenant, identity_kwargs, sign_in_with
+from ._method import Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -36,10 +37,9 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["METHOD", "Unavailable", "start", "unavailable", "unavailable_reason"]
+__all__ = ["DECLARATION", "METHOD", "Unavailable", "start", "unavailable", "unavailable_on"]
 
 METHOD = "broker"
-OPTIONS = ("login_hint", "fallback", "open_browser")
 PACKAGE = "azure-identity-broker"
 LABEL = "the authentication broker (WAM)"
 _INSTALL = f"Install it with `pip install {PACKAGE}` and restart the kernel."
@@ -75,7 +75,7 @@ def installed_version() -> str | None:
         return None
 
 
-def unavailable(
+def unavailable_on(
     *,
     platform: str | None = None,
     version: str | None | bool = True,
@@ -130,21 +130,20 @@ def unavailable(
     return None
 
 
-def unavailable_reason(request: SignInRequest | None = None) -> str | None:
-    """For the `auto` chain: why the broker cannot be used here (None: it can)."""
-    missing = unavailable()
-    return None if missing is None else missing.reason
+def unavailable(request: SignInRequest | None = None) -> MethodUnavailable | None:
+    """Why this method cannot work in this kernel (see `unavailable_on`), or None."""
+    missing = unavailable_on()
+    return None if missing is None else MethodUnavailable(METHOD, missing.reason, missing.fix)
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request, *OPTIONS)
     login_hint = request.options.get("login_hint")
     if login_hint is not None and not isinstance(login_hint, str):
         raise ConfigurationError("login_hint must be a username such as alice@contoso.com.")
-    missing = unavailable()
+    missing = unavailable(request)
     if missing is not None:
         if not request.options.get("fallback", True):
-            raise MethodUnavailable(METHOD, missing.reason, missing.fix)
+            raise missing
         request.notice(
             f"The broker (WAM) cannot be used: {missing.reason}. Signing in with the browser "
             f"instead."
@@ -182,3 +181,15 @@ def _sign_in_with_broker(
         label=LABEL,
         fix=f"Sign in to Windows with your work account, or use --method browser. {_INSTALL}",
     )
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("wam",),
+    person=True,
+    account="login_hint",
+    options=("login_hint", "fallback", "open_browser"),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

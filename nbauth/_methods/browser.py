@@ -34,7 +34,8 @@ from .._errors import (
 )
 from .._http import network_error
 from .._signin import SignIn
-from . import check_options, device_code
+from . import device_code
+from ._method import AutoPlace, Method
 from ._msal_account import discard, succeed
 from ._redirect_listener import RedirectListener
 from ._unavailable import MethodUnavailable
@@ -47,12 +48,11 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["METHOD", "start"]
+__all__ = ["DECLARATION", "METHOD", "start"]
 
 _LOGGER = logging.getLogger("nbauth")
 
 METHOD = "browser"
-OPTIONS = ("login_hint", "open_browser", "fallback")
 # How long the listener waits for the person; Entra's own sign-in page session is ~10 minutes.
 LIFETIME_S = 600.0
 _STAY_LOCAL_HINT = (
@@ -63,7 +63,6 @@ _STAY_LOCAL_HINT = (
 
 def start(session: Session, request: SignInRequest) -> SignIn:
     """Open the sign-in page and listen for its answer; or fall back to device code."""
-    check_options(request, *OPTIONS)
     options = request.options
     login_hint = options.get("login_hint")
     if login_hint is not None and not isinstance(login_hint, str):
@@ -212,3 +211,17 @@ def _complete(
         signin.fail(_signin.DECLINED, declined)
         return
     signin.fail(_signin.FAILED, error)
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    aliases=("interactive_browser", "interactive-browser"),
+    person=True,
+    account="login_hint",
+    options=("login_hint", "open_browser", "fallback"),
+    auto=AutoPlace(
+        "interactive browser", "interactivebrowsercredential", "dev", True, order=None
+    ),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

@@ -16,8 +16,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .._errors import ConfigurationError
-from . import check_options
 from ._identity_source import identity_kwargs, sign_in_with, translated
+from ._method import Flag, Method
 from ._service_principal import tenant_and_client
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "start"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "start"]
 
 METHOD = "client_certificate"
 LABEL = "the service principal's certificate"
@@ -74,13 +74,6 @@ def _certificate(request: SignInRequest) -> dict[str, Any]:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(
-        request,
-        "certificate_path",
-        "certificate_data",
-        "certificate_password",
-        "send_certificate_chain",
-    )
     tenant, client_id = tenant_and_client(request)
     certificate = _certificate(request)
     from azure.identity import CertificateCredential  # Lazy load
@@ -94,3 +87,19 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             **identity_kwargs(request.authority_host),
         )
     return sign_in_with(session, request, credential, label=LABEL, fix=FIX)
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    aliases=("certificate", "cert"),
+    options=(
+        "certificate_path",
+        "certificate_data",
+        "certificate_password",
+        "send_certificate_chain",
+    ),
+    flags=(Flag("certificate", "--certificate", "certificate_path"),),
+    azure_identity=True,
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

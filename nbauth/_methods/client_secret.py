@@ -15,8 +15,8 @@ import os
 from typing import TYPE_CHECKING
 
 from .._errors import ConfigurationError
-from . import check_options
 from ._identity_source import identity_kwargs, sign_in_with, translated
+from ._method import Method
 from ._service_principal import tenant_and_client
 
 if TYPE_CHECKING:
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "start"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "start"]
 
 METHOD = "client_secret"
 LABEL = "the service principal's client secret"
@@ -45,7 +45,6 @@ def _secret(request: SignInRequest) -> str:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request, "client_secret")
     tenant, client_id = tenant_and_client(request)
     secret = _secret(request)
     from azure.identity import ClientSecretCredential  # Lazy load
@@ -59,3 +58,9 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             **identity_kwargs(request.authority_host),
         )
     return sign_in_with(session, request, credential, label=LABEL, fix=FIX)
+
+
+DECLARATION = Method(
+    METHOD, start, aliases=("secret",), options=("client_secret",), azure_identity=True
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

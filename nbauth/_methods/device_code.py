@@ -25,6 +25,7 @@ from .._errors import (
 from .._prompt import DeviceCodePrompt
 from .._signin import SignIn
 from . import _msal_account
+from ._method import AutoPlace, Method
 
 if TYPE_CHECKING:
     import msal
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["start"]
+__all__ = ["DECLARATION", "start"]
 
 _LOGGER = logging.getLogger("nbauth")
 
@@ -182,3 +183,14 @@ def _poll(
             status = _signin.FAILED
         signin.fail(status, error)
         return
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    aliases=("devicecode", "device-code"),
+    person=True,
+    account="silent",
+    auto=AutoPlace("device code sign-in", None, "dev", stop_on_failure=True, order=80),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

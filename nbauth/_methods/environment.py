@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from . import check_options
 from ._identity_source import identity_kwargs, sign_in_with, translated
+from ._method import AutoPlace, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "configured_variables", "start", "unavailable"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "configured_variables", "start", "unavailable"]
 
 METHOD = "environment"
 LABEL = "the service principal in the environment"
@@ -68,7 +68,6 @@ def unavailable(request: SignInRequest) -> MethodUnavailable | None:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request)
     missing = unavailable(request)
     if missing is not None:
         raise missing
@@ -87,3 +86,16 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             additionally_allowed_tenants=["*"], **identity_kwargs(request.authority_host)
         )
     return sign_in_with(session, request, credential, label=LABEL, fix=FIX)
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("env",),
+    azure_identity=True,
+    auto=AutoPlace(
+        "environment service principal", "environmentcredential", "prod", True, order=10
+    ),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

@@ -18,7 +18,6 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from . import check_options
 from ._identity_source import (
     explicit_client_id,
     network_kwargs,
@@ -27,6 +26,7 @@ from ._identity_source import (
     string_options,
     translated,
 )
+from ._method import AutoPlace, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._host import SessionHost as Session
 
 __all__ = [
+    "DECLARATION",
     "FIX",
     "IMDS_DEFAULT",
     "LABEL",
@@ -146,7 +147,6 @@ def unavailable(request: SignInRequest) -> MethodUnavailable | None:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request, "object_id", "resource_id")
     name, client_id, identity_config = _identity(request)
     missing = unavailable(request)
     if missing is not None:
@@ -161,3 +161,15 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     return sign_in_with(
         session, request, credential, label=f"{LABEL} ({where})", fix=FIX, app_name=name
     )
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("msi", "mi"),
+    options=("object_id", "resource_id"),
+    azure_identity=True,
+    auto=AutoPlace("managed identity", "managedidentitycredential", "prod", True, order=30),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from ._developer_tools import sign_in_with_tool, tool_missing
+from ._method import AutoPlace, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "start", "unavailable"]
 
 METHOD = "powershell"
 LABEL = "Azure PowerShell"
@@ -49,3 +50,15 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         missing=unavailable(request),
         credential_class=credential_class,
     )
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("pwsh", "azure_powershell"),
+    options=("process_timeout",),
+    azure_identity=True,
+    auto=AutoPlace("Azure PowerShell", "azurepowershellcredential", "dev", False, order=50),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

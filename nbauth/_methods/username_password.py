@@ -19,14 +19,14 @@ from .. import _signin
 from .._errors import AuthenticationError, ConfigurationError, from_msal_result, redact
 from .._http import keep_authority_port, network_error
 from .._signin import SignIn
-from . import check_options
+from ._method import Flag, Method
 from ._msal_account import succeed
 
 if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["DEPRECATION_MESSAGE", "METHOD", "start"]
+__all__ = ["DECLARATION", "DEPRECATION_MESSAGE", "METHOD", "start"]
 
 METHOD = "username_password"
 DEPRECATION_MESSAGE = (
@@ -41,7 +41,6 @@ _warned: weakref.WeakSet[Session] = weakref.WeakSet()
 def start(session: Session, request: SignInRequest) -> SignIn:
     """Sign in with the username and password in ``request.options``; returns a finished
     `SignIn` (one request, no polling)."""
-    check_options(request, "username", "password")
     username = request.options.get("username")
     password = request.options.get("password")
     missing = [
@@ -99,3 +98,22 @@ def _warn_once(session: Session) -> None:
     _warned.add(session)
     # FutureWarning: shown to notebook users by default (DeprecationWarning is not).
     warnings.warn(DEPRECATION_MESSAGE, FutureWarning, stacklevel=4)
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    aliases=("username-password", "password", "ropc"),
+    person=True,
+    options=("username", "password"),
+    flags=(
+        Flag(
+            "username",
+            "--username",
+            "username",
+            path=False,
+            required="USER (the password is asked for, never put on this line).",
+        ),
+    ),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

@@ -17,7 +17,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .. import _kernel_location
-from . import check_options
+from ._method import AutoPlace, Method
 from ._unavailable import MethodUnavailable
 from .broker import PACKAGE, Unavailable, installed_version
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["AUTH_RECORD_PATHS", "METHOD", "start", "unavailable", "unavailable_reason"]
+__all__ = ["DECLARATION", "AUTH_RECORD_PATHS", "METHOD", "start", "unavailable", "unavailable_on"]
 
 METHOD = "vscode"
 LABEL = "VS Code's Azure sign-in"
@@ -48,7 +48,7 @@ def _record_path(home: str | None) -> str | None:
     return None
 
 
-def unavailable(
+def unavailable_on(
     *,
     platform: str | None = None,
     version: str | None | bool = True,
@@ -85,17 +85,16 @@ def unavailable(
     return None
 
 
-def unavailable_reason(request: SignInRequest | None = None) -> str | None:
-    """For the `auto` chain: why VS Code's sign-in cannot be used here (None: it can)."""
-    missing = unavailable()
-    return None if missing is None else missing.reason
+def unavailable(request: SignInRequest | None = None) -> MethodUnavailable | None:
+    """Why this method cannot work in this kernel (see `unavailable_on`), or None."""
+    missing = unavailable_on()
+    return None if missing is None else MethodUnavailable(METHOD, missing.reason, missing.fix)
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request)
-    missing = unavailable()
+    missing = unavailable(request)
     if missing is not None:
-        raise MethodUnavailable(METHOD, missing.reason, missing.fix)
+        raise missing
     return _sign_in(session, request)  # pragma: no cover - needs Windows + VS Code
 
 
@@ -110,3 +109,14 @@ def _sign_in(
     tenant = explicit_tenant(request)
     credential = VisualStudioCodeCredential(**({"tenant_id": tenant} if tenant else {}))
     return sign_in_with(session, request, credential, label=LABEL, fix=_SIGN_IN)
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("visual_studio_code", "vs_code"),
+    person=True,
+    auto=AutoPlace("VS Code", "visualstudiocodecredential", "dev", True, order=None),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""

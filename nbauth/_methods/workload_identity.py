@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from . import check_options
 from ._identity_source import (
     explicit_client_id,
     explicit_tenant,
@@ -21,6 +20,7 @@ from ._identity_source import (
     string_options,
     translated,
 )
+from ._method import AutoPlace, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from . import SignInRequest
     from ._host import SessionHost as Session
 
-__all__ = ["FIX", "LABEL", "METHOD", "start", "unavailable"]
+__all__ = ["DECLARATION", "FIX", "LABEL", "METHOD", "start", "unavailable"]
 
 METHOD = "workload_identity"
 LABEL = "workload identity"
@@ -78,7 +78,6 @@ def unavailable(request: SignInRequest) -> MethodUnavailable | None:
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    check_options(request, "token_file")
     missing = unavailable(request)
     if missing is not None:
         raise missing
@@ -94,3 +93,15 @@ def start(session: Session, request: SignInRequest) -> SignIn:
             **identity_kwargs(request.authority_host),
         )
     return sign_in_with(session, request, credential, label=LABEL, fix=FIX)
+
+
+DECLARATION = Method(
+    METHOD,
+    start,
+    unavailable,
+    aliases=("workload",),
+    options=("token_file",),
+    azure_identity=True,
+    auto=AutoPlace("workload identity", "workloadidentitycredential", "prod", True, order=20),
+)
+"""What nbauth knows about this method (see `nbauth._methods._method`)."""
