@@ -52,15 +52,15 @@ _LAZY: dict[str, str] = {
     # who is signed in
     "whoami": "nbauth._whoami",
     "WhoAmI": "nbauth._whoami",
-    # accounts and subscriptions
+    # accounts and subscriptions (through _api, which provides the kernel session they default to)
     "accounts": "nbauth._accounts",
     "use_account": "nbauth._accounts",
     "logout_account": "nbauth._accounts",
-    "tenants": "nbauth._subscriptions",
-    "subscriptions": "nbauth._subscriptions",
-    "set_subscription": "nbauth._subscriptions",
-    "subscription_id": "nbauth._subscriptions",
-    "current_subscription": "nbauth._subscriptions",
+    "tenants": "nbauth._api",
+    "subscriptions": "nbauth._api",
+    "set_subscription": "nbauth._api",
+    "subscription_id": "nbauth._api",
+    "current_subscription": "nbauth._api",
     "Tenant": "nbauth._subscriptions",
     "Subscription": "nbauth._subscriptions",
     "ResourceManagerError": "nbauth._arm",

@@ -16,6 +16,13 @@ from ._base_errors import ConfigurationError
 from ._credential import NotebookCredential
 from ._hidden import HiddenValues
 from ._kernel import session
+from ._subscriptions import (
+    current_subscription,
+    set_subscription,
+    subscription_id,
+    subscriptions,
+    tenants,
+)
 from ._ui.display import one_line
 from ._ui.display import sign_in as show_sign_in
 from .aio import AsyncNotebookCredential
@@ -31,8 +38,13 @@ __all__ = [
     "async_credential",
     "credential",
     "current_account",
+    "current_subscription",
     "login",
     "logout",
+    "set_subscription",
+    "subscription_id",
+    "subscriptions",
+    "tenants",
 ]
 
 

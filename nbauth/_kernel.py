@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 
-from ._kernel_setup import kernel_session_made, provide_kernel_session
+from ._kernel_setup import kernel_session_made, provide_kernel_session, session_or_default
 from ._session import Session
 
 __all__ = ["reset_session", "session", "session_or_default"]
@@ -31,11 +31,6 @@ def session() -> Session:
 
 
 provide_kernel_session(session)  # for the credentials' default (see _kernel_setup)
-
-
-def session_or_default(given: Session | None) -> Session:
-    """`given` if any, else the kernel's session: the default of every module-level function."""
-    return given if given is not None else session()
 
 
 def reset_session() -> None:

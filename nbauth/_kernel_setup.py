@@ -16,11 +16,17 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from ._base_errors import ConfigurationError
 
-__all__ = ["kernel_session", "kernel_session_made", "on_kernel_session", "provide_kernel_session"]
+__all__ = [
+    "kernel_session",
+    "kernel_session_made",
+    "on_kernel_session",
+    "provide_kernel_session",
+    "session_or_default",
+]
 
 Setup = Callable[[Any], object]
 
@@ -68,3 +74,15 @@ def kernel_session() -> Any:
             "or pass session= explicitly."
         )
     return _provider()
+
+
+S = TypeVar("S")
+
+
+def session_or_default(given: S | None) -> S:
+    """`given` if any, else the kernel's session: the default of every function that takes
+    ``session=``."""
+    if given is not None:
+        return given
+    found: S = kernel_session()
+    return found

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._arm import ResourceManagerClient
 from ._errors import AuthenticationError, AuthenticationRequired, ConfigurationError
-from ._kernel import session_or_default
+from ._kernel_setup import session_or_default
 from ._subscription_records import SkippedTenant, Subscription, SubscriptionListing, Tenant
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Protocol
 
 from ._errors import AuthenticationRequired, ConfigurationError
-from ._kernel import session_or_default
+from ._kernel_setup import session_or_default
 from ._subscription_listing import (
     known_tenants,
     list_all,

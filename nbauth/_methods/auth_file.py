@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _clouds
 from .._errors import ConfigurationError, NbauthError, redact
+from .._subscriptions import set_subscription
 from ._identity_source import identity_kwargs, sign_in_with, translated
 from ._method import Flag, Method
 from ._unavailable import MethodUnavailable
@@ -220,8 +221,6 @@ def start(session: Session, request: SignInRequest) -> SignIn:
 
 def _select_subscription(session: Session, auth: AuthFile) -> None:
     """Make the file's subscription current; a sign-in that worked is kept either way."""
-    from .._subscriptions import set_subscription
-
     try:
         set_subscription(auth.subscription_id, session=session, interactive=False)
     except NbauthError as exc:
