@@ -53,6 +53,7 @@ bench: install
 lint: install
 	$(VENV)/bin/ruff check nbauth tests tools benchmarks notebooks
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy nbauth
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache *.egg-info

@@ -23,8 +23,11 @@ from ._http import network_failure
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenCredential
+    from azure.core import PipelineClient
+    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+    from azure.core.rest import HttpRequest, HttpResponse
 
+    from ._credential import TokenInfoCredential
     from ._session import Session
 
 __all__ = ["API_VERSION", "ResourceManagerClient", "ResourceManagerError", "TenantCredential"]
@@ -110,7 +113,7 @@ class TenantCredential:
     one pipeline serves one tenant; this adapter makes that tenant explicit.
     """
 
-    def __init__(self, credential: Any, tenant_id: str | None) -> None:
+    def __init__(self, credential: TokenInfoCredential, tenant_id: str | None) -> None:
         self._credential = credential
         self.tenant_id = tenant_id
 
@@ -120,12 +123,12 @@ class TenantCredential:
         return self._credential.get_token(*scopes, **kwargs)
 
     def get_token_info(
-        self, *scopes: str, options: dict[str, Any] | None = None
+        self, *scopes: str, options: TokenRequestOptions | None = None
     ) -> AccessTokenInfo:
-        options = dict(options or {})
+        asked: TokenRequestOptions = {**options} if options else {}
         if self.tenant_id:
-            options["tenant_id"] = self.tenant_id
-        return self._credential.get_token_info(*scopes, options=options)
+            asked["tenant_id"] = self.tenant_id
+        return self._credential.get_token_info(*scopes, options=asked)
 
     def __repr__(self) -> str:
         return f"<TenantCredential tenant_id={self.tenant_id!r}>"
@@ -148,7 +151,7 @@ class ResourceManagerClient:
         session: Session,
         *,
         tenant_id: str | None = None,
-        credential: TokenCredential | None = None,
+        credential: TokenInfoCredential | None = None,
         endpoint: str | None = None,
         scope: str | None = None,
         retry_total: int = 2,
@@ -185,7 +188,7 @@ class ResourceManagerClient:
             connection_timeout=_CONNECT_TIMEOUT_S,
             read_timeout=_READ_TIMEOUT_S,
         )
-        self._client = PipelineClient(
+        self._client: PipelineClient[HttpRequest, HttpResponse] = PipelineClient(
             base_url=self.endpoint, policies=policies, transport=transport
         )
 

@@ -97,7 +97,7 @@ def cloud_from_dict(data: Mapping[str, Any]) -> Cloud:
         data = nested
     endpoints = data.get("endpoints")
     if isinstance(endpoints, Mapping):  # `az cloud show`
-        resources = {
+        endpoint_resources = {
             "graph": endpoints.get("microsoftGraphResourceId"),
             "loganalytics": endpoints.get("logAnalyticsResourceId"),
         }
@@ -106,7 +106,7 @@ def cloud_from_dict(data: Mapping[str, Any]) -> Cloud:
             "authority_host": endpoints.get("activeDirectory"),
             "arm_endpoint": endpoints.get("resourceManager"),
             "arm_resource": endpoints.get("activeDirectoryResourceId") or "",
-            "resources": {k: v for k, v in resources.items() if isinstance(v, str) and v},
+            "resources": {k: v for k, v in endpoint_resources.items() if isinstance(v, str) and v},
         }
     unknown = [key if isinstance(key, str) else shown(key) for key in data if key not in _FLAT_KEYS]
     if unknown:

@@ -8,11 +8,11 @@ client built earlier gets, without rebuilding them.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
-from ._kernel_setup import kernel_session
+from ._kernel_setup import session_or_default
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenRequestOptions
@@ -20,7 +20,25 @@ if TYPE_CHECKING:
     from ._session import Session
     from ._token_store import StoredToken
 
-__all__ = ["NotebookCredential"]
+__all__ = ["NotebookCredential", "TokenInfoCredential"]
+
+
+class TokenInfoCredential(Protocol):
+    """An azure-core credential with both ways to ask for a token (``TokenCredential`` and
+    ``SupportsTokenInfo``), as azure-identity's credentials and `NotebookCredential` are."""
+
+    def get_token(
+        self,
+        *scopes: str,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+        **kwargs: Any,
+    ) -> AccessToken: ...
+
+    def get_token_info(
+        self, *scopes: str, options: TokenRequestOptions | None = None
+    ) -> AccessTokenInfo: ...
 
 
 class _AccessToken(AccessToken):
@@ -69,14 +87,6 @@ def access_token_info(entry: StoredToken) -> AccessTokenInfo:
     return built
 
 
-def _session_or_default(session: Session | None) -> Session:
-    if session is not None:
-        return session
-    # Not through nbauth._kernel: the session module makes these credentials
-    # (Session.credential), so importing it from here would close a circle.
-    return kernel_session()  # type: ignore[no-any-return]
-
-
 class NotebookCredential:
     """Tokens for the account signed in in this kernel (``%azlogin`` / ``nbauth.login()``).
 
@@ -88,7 +98,8 @@ class NotebookCredential:
     """
 
     def __init__(self, *, session: Session | None = None) -> None:
-        self._session = _session_or_default(session)
+        self._session = session_or_default(session)
+        self._tokens = self._session.tokens  # the hot path skips one lookup
 
     @property
     def session(self) -> Session:
@@ -103,7 +114,7 @@ class NotebookCredential:
         **kwargs: Any,
     ) -> AccessToken:
         """An access token for `scopes` (azure-core ``TokenCredential``)."""
-        entry = None if claims else self._session.fresh_token(scopes, tenant_id, enable_cae)
+        entry = None if claims else self._tokens.fresh(scopes, tenant_id, enable_cae)
         if entry is None:
             entry = self._session.token(
                 scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae

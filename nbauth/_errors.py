@@ -22,6 +22,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from . import _aadsts
 
 __all__ = [
+    "REDACTED",
     "AuthenticationError",
     "AuthenticationRequired",
     "ConfigurationError",
@@ -110,6 +111,10 @@ class EntraError(AuthenticationError):
     ``guidance`` (plain language: what happened, what to do next), ``correlation_id``,
     ``trace_id``, ``timestamp``, ``suberror``.
     """
+
+    # The OAuth error code, as msal and Entra name it: azure-core's base class types `error`
+    # as its OData model, which an Entra answer never has.
+    error: str  # type: ignore[assignment]
 
     def __init__(
         self,

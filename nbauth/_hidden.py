@@ -8,10 +8,12 @@ to a `HiddenValues`: the same mapping, whose repr names the keys and hides the v
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["HiddenValues"]
 
 
-class HiddenValues(dict):
+class HiddenValues(dict[str, Any]):
     """A dict whose repr and str show its keys only."""
 
     __slots__ = ()

@@ -43,6 +43,8 @@ from ._token_answers import UnusableTokenAnswer, check_token_answer, seconds, sh
 
 if TYPE_CHECKING:
     import requests
+    from typing_extensions import Self
+    from urllib3.util.retry import Retry
 
 __all__ = [
     "CONNECT_TIMEOUT_S",
@@ -116,22 +118,26 @@ def build_http_client(*, clock: Callable[[], float] = time.monotonic) -> request
         authority_ports: dict[str, str]
         refused: _RefusedAnswers
 
-        def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> Any:
+        # Takes *args as requests does; its own get, post... pass all but method and url by name.
+        def request(
+            self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+        ) -> requests.Response:
             if isinstance(url, str) and self.authority_ports:
                 url = _with_authority_port(url, self.authority_ports)
             kwargs.setdefault("timeout", http_timeouts())
             bundle = os.environ.get("NBAUTH_CA_BUNDLE")
             if bundle and kwargs.get("verify") in (None, True):
                 kwargs["verify"] = bundle
-            if kwargs.pop("stream", False):
-                return super().request(method, url, stream=True, **kwargs)
+            if kwargs.get("stream"):  # the caller reads the body itself
+                return super().request(method, url, *args, **kwargs)
+            kwargs["stream"] = True  # read below, capped: _read_capped
             tenant = _token_request_tenant(method, url)
             key = None if tenant is None else _request_key(method, url, kwargs)
             if key is not None:
                 self.refused.check(key)
-            response = super().request(method, url, stream=True, **kwargs)
+            response = super().request(method, url, *args, **kwargs)
             _read_capped(response)
-            if key is not None and response.status_code == 200:
+            if tenant is not None and key is not None and response.status_code == 200:
                 _check_token_answer(response, tenant, self.refused, key)
             return response
 
@@ -146,12 +152,12 @@ def build_http_client(*, clock: Callable[[], float] = time.monotonic) -> request
     return session
 
 
-def _refused_connection_retry() -> Any:
+def _refused_connection_retry() -> Retry:
     from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
     from urllib3.util.retry import Retry
 
     class _RetryRefusedConnection(Retry):
-        def increment(self, *args: Any, **kwargs: Any) -> Retry:
+        def increment(self, *args: Any, **kwargs: Any) -> Self:
             error = kwargs.get("error")
             if isinstance(error, ConnectTimeoutError) and not isinstance(
                 error, NewConnectionError
@@ -294,7 +300,7 @@ def _token_request_tenant(method: str | bytes, url: str | bytes) -> str | None:
     return found.group(1) if found else None
 
 
-def _request_key(method: str | bytes, url: str, kwargs: dict[str, Any]) -> str:
+def _request_key(method: str | bytes, url: str | bytes, kwargs: dict[str, Any]) -> str:
     data = kwargs.get("data")
     if isinstance(data, dict):
         data = sorted((str(k), str(v)) for k, v in data.items())
@@ -305,7 +311,9 @@ def _request_key(method: str | bytes, url: str, kwargs: dict[str, Any]) -> str:
     return hashlib.sha256(raw.encode("utf-8", "replace")).hexdigest()
 
 
-def _check_token_answer(response: Any, tenant: str, refused: _RefusedAnswers, key: str) -> None:
+def _check_token_answer(
+    response: requests.Response, tenant: str, refused: _RefusedAnswers, key: str
+) -> None:
     """Refuse or correct a token answer in place, before msal reads it; see the module
     docstring. Answers that are not JSON objects with an access token are left to msal."""
     try:
@@ -325,7 +333,7 @@ def _check_token_answer(response: Any, tenant: str, refused: _RefusedAnswers, ke
         response._content = json.dumps(kept).encode()
 
 
-def _read_capped(response: Any) -> None:
+def _read_capped(response: requests.Response) -> None:
     """Read `response`'s body as requests would, but no more than `MAX_RESPONSE_BYTES`."""
     host = urlsplit(response.url).netloc or "the server"
     too_large = ResponseTooLarge(

@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from ._base_errors import ConfigurationError
 from ._persistence_files import (
@@ -32,6 +32,7 @@ from ._persistence_files import (
 __all__ = [
     "ACCESS_TOKEN",
     "EncryptedBackend",
+    "EncryptedPersistence",
     "EncryptionUnavailable",
     "PlaintextBackend",
     "TokenCacheBackend",
@@ -74,6 +75,15 @@ class TokenCacheBackend(Protocol):
         """Get rid of unreadable data; returns where it was moved, if it was."""
 
 
+class EncryptedPersistence(Protocol):
+    """What nbauth uses of an msal-extensions persistence (which ships no type information)."""
+
+    def load(self) -> str:
+        """The stored text; raises msal-extensions' ``PersistenceNotFound`` if there is none."""
+
+    def save(self, content: str) -> None: ...
+
+
 class PlaintextBackend:
     """The cache as a 0600 JSON file in the cache directory; see `CacheDir`."""
 
@@ -110,7 +120,9 @@ class EncryptedBackend:
     (Any msal-extensions persistence fits; ``is_encrypted`` is what it says about itself.)
     """
 
-    def __init__(self, directory: CacheDir, persistence: Any, storage: str) -> None:
+    def __init__(
+        self, directory: CacheDir, persistence: EncryptedPersistence, storage: str
+    ) -> None:
         self._dir = directory
         self._persistence = persistence
         self.storage = storage
@@ -144,7 +156,7 @@ class EncryptedBackend:
         return None
 
 
-def _encrypted_persistence(location: str) -> tuple[Any, str]:
+def _encrypted_persistence(location: str) -> tuple[EncryptedPersistence, str]:
     """msal-extensions' encrypted persistence for this platform, or raise why not."""
     from msal_extensions import persistence
 
@@ -170,7 +182,7 @@ def open_token_backend(
     directory: CacheDir,
     *,
     allow_unencrypted: bool,
-    encrypted: Callable[[str], tuple[Any, str]] = _encrypted_persistence,
+    encrypted: Callable[[str], tuple[EncryptedPersistence, str]] = _encrypted_persistence,
 ) -> TokenCacheBackend:
     """An encrypted backend if the platform has one; else plaintext if allowed; else raise
     `EncryptionUnavailable` saying what to do. Call `announce` once the backend is in use."""
@@ -208,7 +220,7 @@ def announce(backend: TokenCacheBackend) -> None:
         )
 
 
-def _well_formed(data: object) -> bool:
+def _well_formed(data: object) -> TypeGuard[dict[str, Any]]:
     """msal would fail later, deep in a lookup, on anything but this shape."""
     if not isinstance(data, dict):
         return False

@@ -27,7 +27,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import msal
 
@@ -41,7 +41,8 @@ __all__ = ["PersistentTokenCache"]
 _IO_ERRORS: tuple[type[BaseException], ...] = (OSError, CacheLocationError)
 
 
-class PersistentTokenCache(msal.SerializableTokenCache):
+# msal ships no type information, so its class is Any to a type checker.
+class PersistentTokenCache(msal.SerializableTokenCache):  # type: ignore[misc]
     """The session's msal token cache, saved through a backend once one is attached.
 
     Lock order, always: this cache's mutex, then the directory lock, then msal's own lock.
@@ -165,7 +166,10 @@ class PersistentTokenCache(msal.SerializableTokenCache):
         if self._backend is None:
             # Not persisting (the default): msal's own generator, which answers an access-token
             # lookup in O(1) and stops when its caller does. Listing it, as below, is O(n).
-            return super().search(credential_type, target=target, query=query, now=now)
+            return cast(  # msal ships no type information
+                "Iterator[dict[str, Any]]",
+                super().search(credential_type, target=target, query=query, now=now),
+            )
         with self._mutex:
             backend = self._backend
             if backend is not None:

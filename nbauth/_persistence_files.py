@@ -16,6 +16,7 @@ import errno
 import os
 import secrets
 import stat
+import sys
 import threading
 import time
 import warnings
@@ -327,14 +328,15 @@ def _lock_fd(fd: int, timeout: float, path: Path) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if _POSIX:
-                import fcntl
-
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            else:  # pragma: no cover - Windows
+            # sys.platform, not _POSIX (the same test): type checkers know it picks the module.
+            if sys.platform == "win32":  # pragma: no cover - Windows
                 import msvcrt
 
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             return
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK, errno.EDEADLK):
@@ -348,13 +350,13 @@ def _lock_fd(fd: int, timeout: float, path: Path) -> None:
 
 
 def _unlock_fd(fd: int) -> None:
-    if _POSIX:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    else:  # pragma: no cover - Windows
+    if sys.platform == "win32":  # pragma: no cover - Windows
         import msvcrt
 
         with contextlib.suppress(OSError):
             os.lseek(fd, 0, os.SEEK_SET)
             msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)

@@ -223,7 +223,7 @@ class TokenStore:
         return StoredToken(fresh.token, expires_on, refresh_on, next_attempt_at=refresh_on)
 
     def _keep_after_failed_refresh(
-        self, key: Hashable, entry: StoredToken, exc: Exception, generation: int
+        self, key: Hashable, entry: StoredToken, exc: BaseException, generation: int
     ) -> StoredToken:
         now = self._clock()
         retry_at = min(now + self._retry_delay_s, entry.expires_on)

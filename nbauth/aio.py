@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._credential import _session_or_default, access_token, access_token_info
+from ._credential import access_token, access_token_info
 from ._flight import until_done
+from ._kernel_setup import session_or_default
 from ._token_store import StoredToken
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ class AsyncNotebookCredential:
     """
 
     def __init__(self, *, session: Session | None = None) -> None:
-        self._session = _session_or_default(session)
+        self._session = session_or_default(session)
 
     @property
     def session(self) -> Session:

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import requests
-    from azure.core.credentials import AccessToken, AccessTokenInfo
+    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+
+    from ._credential import TokenInfoCredential
 
 __all__ = ["CredentialWrapper"]
 
@@ -43,7 +45,7 @@ class CredentialWrapper:
 
     def __init__(
         self,
-        credential: Any = None,
+        credential: TokenInfoCredential | None = None,
         resource_id: str | None = None,
         *,
         tenant_id: str | None = None,
@@ -88,7 +90,9 @@ class CredentialWrapper:
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         return self._resolved_credential().get_token(*(scopes or (self.scope,)), **kwargs)
 
-    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+    def get_token_info(
+        self, *scopes: str, options: TokenRequestOptions | None = None
+    ) -> AccessTokenInfo:
         credential = self._resolved_credential()
         return credential.get_token_info(*(scopes or (self.scope,)), options=options)
 
@@ -103,7 +107,7 @@ class CredentialWrapper:
 
         return session().cloud.arm_scope
 
-    def _resolved_credential(self) -> Any:
+    def _resolved_credential(self) -> TokenInfoCredential:
         if self._credential is not None:
             return self._credential
         from ._api import credential
@@ -111,7 +115,7 @@ class CredentialWrapper:
         return credential()
 
     def _access_token(self) -> AccessToken:
-        kwargs = {"tenant_id": self._tenant_id} if self._tenant_id else {}
+        kwargs: dict[str, Any] = {"tenant_id": self._tenant_id} if self._tenant_id else {}
         return self._resolved_credential().get_token(self.scope, **kwargs)
 
     def __repr__(self) -> str:

@@ -260,7 +260,8 @@ class AzloginMagics(SessionMagics):
             raise UsageError(str(exc)) from None
         except AuthenticationError as exc:
             raise ui_display.one_line(exc) from None
-        self.shell.user_ns[var] = request.session.credential()
+        if self.shell is not None:  # None only for a magics object built outside IPython
+            self.shell.user_ns[var] = request.session.credential()
 
     def _persistence(self, args: Any) -> tuple[Any, bool | None] | None:
         """--persist / --allow-unencrypted, else the config settings, checked: the arguments

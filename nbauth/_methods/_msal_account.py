@@ -36,7 +36,7 @@ def find_msal_account(app: msal.ClientApplication, result: dict[str, Any]) -> di
     """The cached msal account a successful result belongs to."""
     home_account_id = _home_account_id(result)
     username = (result.get("id_token_claims") or {}).get("preferred_username")
-    accounts = app.get_accounts()
+    accounts: list[dict[str, Any]] = app.get_accounts()
     for candidate in accounts:
         if home_account_id and candidate.get("home_account_id") == home_account_id:
             return candidate

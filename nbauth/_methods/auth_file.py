@@ -24,7 +24,7 @@ import stat
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .. import _clouds
 from .._errors import ConfigurationError, NbauthError, redact
@@ -34,6 +34,7 @@ from ._method import Flag, Method
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
+    from .._session import Session as WholeSession
     from .._signin import SignIn
     from . import SignInRequest
     from ._host import SessionHost as Session
@@ -55,18 +56,22 @@ class AuthFile:
     def __init__(self, where: str, fields: Mapping[str, Any], base_dir: Path | None) -> None:
         self.where = where
 
-        def text(name: str, required: bool = False) -> str | None:
+        def required(name: str) -> str:
+            value = text(name)
+            if value is None:
+                raise ConfigurationError(f"The {where} has no {name!r} field. {FIX}")
+            return value
+
+        def text(name: str) -> str | None:
             value = fields.get(name)
             if value is None or (isinstance(value, str) and not value.strip()):
-                if required:
-                    raise ConfigurationError(f"The {where} has no {name!r} field. {FIX}")
                 return None
             if not isinstance(value, str):
                 raise ConfigurationError(f"The {name!r} field of the {where} must be a string.")
             return value.strip()
 
-        self.client_id = text("clientId", required=True)
-        self.tenant_id = text("tenantId", required=True)
+        self.client_id = required("clientId")
+        self.tenant_id = required("tenantId")
         self._secret = text("clientSecret")
         certificate = text("clientCertificate")
         self._certificate_password = text("clientCertificatePassword")
@@ -116,7 +121,7 @@ def _source(request: SignInRequest) -> Any:
     return os.environ.get(ENV, "").strip() or None
 
 
-def read_auth_file(given: str | os.PathLike | Mapping[str, Any]) -> AuthFile:
+def read_auth_file(given: str | os.PathLike[str] | Mapping[str, Any]) -> AuthFile:
     """Parse an auth file (a path) or its fields (a mapping); errors name file and field."""
     if isinstance(given, Mapping):
         return AuthFile("auth_file dict", given, None)
@@ -215,14 +220,17 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         scopes=scopes,
     )
     if auth.subscription_id:
-        _select_subscription(session, auth)
+        _select_subscription(session, auth, auth.subscription_id)
     return signin
 
 
-def _select_subscription(session: Session, auth: AuthFile) -> None:
+def _select_subscription(session: Session, auth: AuthFile, subscription_id: str) -> None:
     """Make the file's subscription current; a sign-in that worked is kept either way."""
     try:
-        set_subscription(auth.subscription_id, session=session, interactive=False)
+        # Methods see the session through SessionHost; subscriptions need all of it, and
+        # Session is the only SessionHost there is.
+        whole = cast("WholeSession", session)
+        set_subscription(subscription_id, session=whole, interactive=False)
     except NbauthError as exc:
         warnings.warn(
             f"Signed in with the {auth.where}, but its subscription {auth.subscription_id} "

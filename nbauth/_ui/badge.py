@@ -137,7 +137,8 @@ def badge_html(info: BadgeInfo) -> str:
 def _badge_class() -> type:
     import ipywidgets  # Lazy load: only widget front-ends pay for it.
 
-    class SignedInBadge(ipywidgets.HTML):
+    # ipywidgets ships no type information, so its classes are Any to a type checker.
+    class SignedInBadge(ipywidgets.HTML):  # type: ignore[misc]
         """The badge widget; its ``text/plain`` is the badge text (nbclient, no-widget views)."""
 
         def __init__(self, info: BadgeInfo, **kwargs: Any) -> None:
@@ -146,7 +147,7 @@ def _badge_class() -> type:
             self.add_class("nbauth-badge-widget")
 
         def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-            data = super()._repr_mimebundle_(**kwargs)
+            data: dict[str, Any] = super()._repr_mimebundle_(**kwargs)  # ipywidgets: untyped
             data["text/plain"] = full_badge_text(self.info)
             return data
 

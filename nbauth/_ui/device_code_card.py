@@ -56,7 +56,8 @@ class DeviceCodeView(anywidget.AnyWidget):
     status = traitlets.Unicode("").tag(sync=True)
 
 
-class DeviceCodeCard(ipywidgets.VBox):
+# ipywidgets ships no type information, so its classes are Any to a type checker.
+class DeviceCodeCard(ipywidgets.VBox):  # type: ignore[misc]
     """A device-code sign-in, pending then finished. Build with the prompt; `attach` the
     `SignIn`; `finish` when it ends (the display layer calls it from the done callback)."""
 
@@ -163,7 +164,7 @@ class DeviceCodeCard(ipywidgets.VBox):
         self.close()
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any] | None:
-        data = super()._repr_mimebundle_(**kwargs)
+        data: dict[str, Any] | None = super()._repr_mimebundle_(**kwargs)  # ipywidgets: untyped
         if data is not None:
             data["text/plain"] = self._text
         return data

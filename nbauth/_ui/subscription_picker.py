@@ -239,7 +239,7 @@ class SubscriptionPicker:
         )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        data = self.widget._repr_mimebundle_(**kwargs)
+        data: dict[str, Any] = self.widget._repr_mimebundle_(**kwargs)  # ipywidgets: untyped
         data["text/plain"] = self.text()
         return data
 
