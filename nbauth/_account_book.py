@@ -38,7 +38,7 @@ class AccountBook:
         self._lock = threading.RLock()
         self.current: SignedIn | None = None
         self._known: dict[str, SignedIn] = {}  # by home_account_id, newest last
-        self._sign_outs: dict[str, int] = {}
+        self._logouts: dict[str, int] = {}
         self._listeners: list[Callable[[Account | None], object]] = []
 
     def __repr__(self) -> str:
@@ -98,7 +98,7 @@ class AccountBook:
             entry = self.find(account)
             account_id = entry.account.home_account_id
             self._known.pop(account_id, None)
-            self._sign_outs[account_id] = self._sign_outs.get(account_id, 0) + 1
+            self._logouts[account_id] = self._logouts.get(account_id, 0) + 1
             current = self.current
             if current is not None and current.account.home_account_id == account_id:
                 self.current = None
@@ -110,21 +110,21 @@ class AccountBook:
             self.current = None
             ids = set(self._known)
             self._known.clear()
-            self._sign_outs[_EVERY_ACCOUNT] = self._sign_outs.get(_EVERY_ACCOUNT, 0) + 1
+            self._logouts[_EVERY_ACCOUNT] = self._logouts.get(_EVERY_ACCOUNT, 0) + 1
         return ids
 
     # -- sign-out marks and listeners ------------------------------------------------------------
 
     def mark(self, account_id: str) -> tuple[int, int]:
         """A mark that changes when `account_id` (or every account) is signed out."""
-        sign_outs = self._sign_outs
-        return sign_outs.get(_EVERY_ACCOUNT, 0), sign_outs.get(account_id, 0)
+        logouts = self._logouts
+        return logouts.get(_EVERY_ACCOUNT, 0), logouts.get(account_id, 0)
 
     def add_listener(self, fn: Callable[[Account | None], object]) -> None:
         with self._lock:
             self._listeners.append(fn)
 
-    def notify_sign_out(self, account: Account | None) -> None:
+    def notify_logout(self, account: Account | None) -> None:
         """Tell the listeners (``None``: every account was signed out)."""
         with self._lock:
             listeners = list(self._listeners)

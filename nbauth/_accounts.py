@@ -3,7 +3,7 @@
 Every account a person signs in with stays in the session (its refresh token in the session's
 msal cache), so switching back to it needs no new sign-in. `accounts` lists them, `use_account`
 makes one current, `logout_account` signs one out. The session does the work
-(`Session.accounts`, `Session.use_account`, `Session.sign_out`); these are the kernel-level
+(`Session.accounts`, `Session.use_account`, `Session.logout_account`); these are the kernel-level
 functions and the lookup by username or home account ID that the magics and pickers share.
 """
 
@@ -82,4 +82,4 @@ def logout_account(username: str | Account, *, session: Session | None = None) -
     the current account leaves nobody current: use `use_account` or `%azlogin` next.
     """
     s = session_or_default(session)
-    return s.sign_out(find_account(username, session=s))
+    return s.logout_account(find_account(username, session=s))

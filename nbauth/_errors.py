@@ -37,7 +37,7 @@ __all__ = [
     "discovery_error",
     "from_msal_result",
     "redact",
-    "signed_out_meanwhile",
+    "logged_out_meanwhile",
     "unexpected_msal_error",
 ]
 
@@ -232,7 +232,7 @@ def from_msal_result(result: Mapping[str, Any], *, silent: bool = False) -> Auth
     return EntraError(**kwargs)
 
 
-def signed_out_meanwhile(username: str) -> AuthenticationRequired:
+def logged_out_meanwhile(username: str) -> AuthenticationRequired:
     """For a token that arrived after its account was signed out (the sign-out wins)."""
     return AuthenticationRequired(
         f"{username} was signed out while this token was being fetched, so it was thrown away. "

@@ -93,7 +93,7 @@ class Session:
         """What the latest ``auto`` sign-in tried (`nbauth.last_auto_report()`)."""
         self.subscription_choices = SubscriptionChoices()
         """The subscription chosen per account (`nbauth._subscriptions`); gone on sign-out."""
-        self.add_sign_out_listener(self.subscription_choices.signed_out)
+        self.add_logout_listener(self.subscription_choices.logged_out)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -254,7 +254,7 @@ class Session:
         if not all:
             current = self._book.current
             if current is not None:
-                self.sign_out(current.account)
+                self.logout_account(current.account)
             return
         pending = self.pending
         if pending is not None:
@@ -264,27 +264,27 @@ class Session:
         # A saved cache also holds other kernels' sign-ins: those are not this kernel's to end.
         self._msal.forget_accounts(known_ids if self._msal.persister.saves_tokens else None)
         self.tokens.store.clear()
-        self._book.notify_sign_out(None)
+        self._book.notify_logout(None)
 
-    def sign_out(self, account: Account | str) -> Account:
+    def logout_account(self, account: Account | str) -> Account:
         """Forget one account (current or not): its msal tokens and stored tokens.
 
         ``account``: an `Account` or a username. Returns the account signed out.
         """
         entry = self._book.remove(account)
-        entry.source.sign_out()
+        entry.source.logout()
         account_id = entry.account.home_account_id
         self._msal.persister.forget({account_id})
         self.tokens.store.clear(lambda key: getattr(key, "account", None) == account_id)
-        self._book.notify_sign_out(entry.account)
+        self._book.notify_logout(entry.account)
         return entry.account
 
-    def sign_out_mark(self, account_id: str) -> tuple[int, int]:
+    def logout_mark(self, account_id: str) -> tuple[int, int]:
         """A mark that changes when `account_id` (or every account) is signed out."""
         return self._book.mark(account_id)
 
-    def signed_out_since(self, account_id: str, mark: tuple[int, int]) -> bool:
-        """Whether `account_id` was signed out since `sign_out_mark` gave `mark`."""
+    def logged_out_since(self, account_id: str, mark: tuple[int, int]) -> bool:
+        """Whether `account_id` was signed out since `logout_mark` gave `mark`."""
         return self._book.mark(account_id) != mark
 
     def accounts(self) -> list[Account]:
@@ -300,7 +300,7 @@ class Session:
         self.adopt(entry.account, entry.source)
         return entry.account
 
-    def add_sign_out_listener(self, fn: Callable[[Account | None], object]) -> None:
+    def add_logout_listener(self, fn: Callable[[Account | None], object]) -> None:
         """Call ``fn(account)`` after an account is signed out (``None``: all of them)."""
         self._book.add_listener(fn)
 

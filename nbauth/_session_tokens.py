@@ -17,7 +17,7 @@ from ._errors import (
     AuthenticationError,
     AuthenticationRequired,
     ConfigurationError,
-    signed_out_meanwhile,
+    logged_out_meanwhile,
 )
 from ._scopes import normalize_scopes
 from ._token_store import FreshToken, StoredToken, TokenKey, TokenStore
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["TokenPath"]
 
-SignOutMark = tuple[int, int]
+LogoutMark = tuple[int, int]
 
 
 class TokenPath:
@@ -64,7 +64,7 @@ class TokenPath:
         claims: str | None,
         tenant_id: str | None,
         enable_cae: bool,
-    ) -> tuple[Account, SignOutMark, StoredToken | Flight[StoredToken]]:
+    ) -> tuple[Account, LogoutMark, StoredToken | Flight[StoredToken]]:
         """The first half of `get`, which never blocks: (account, sign-out mark, the token or
         the acquisition in flight). Pass all three to `still_signed_in`. Does not wait for a
         pending sign-in."""
@@ -99,10 +99,10 @@ class TokenPath:
 
         return current.account, mark, self.store.begin(key, acquire, bypass=bool(claims))
 
-    def still_signed_in(self, account: Account, mark: SignOutMark, entry: StoredToken) -> StoredToken:
+    def still_signed_in(self, account: Account, mark: LogoutMark, entry: StoredToken) -> StoredToken:
         """`entry`, unless `account` was signed out while it was being fetched."""
         if self._book.mark(account.home_account_id) != mark:
-            raise signed_out_meanwhile(account.username)
+            raise logged_out_meanwhile(account.username)
         return entry
 
     def fresh(

@@ -17,21 +17,37 @@ from typing import TYPE_CHECKING, Protocol
 
 from ._arguments import seconds
 from ._errors import AuthenticationError, SignInCancelled, SignInTimeout
+from ._signin_status import (
+    CANCELLED,
+    DECLINED,
+    EXPIRED,
+    FAILED,
+    PENDING,
+    STATUSES,
+    SUCCEEDED,
+    cancelled_text,
+)
 
 if TYPE_CHECKING:
     from ._prompt import DeviceCodePrompt
 
-__all__ = ["Account", "SignIn", "SignInReport", "STATUSES"]
+__all__ = [
+    "CANCELLED",
+    "DECLINED",
+    "EXPIRED",
+    "FAILED",
+    "PENDING",
+    "STATUSES",
+    "SUCCEEDED",
+    "Account",
+    "SignIn",
+    "SignInReport",
+    "cancelled_text",
+    "wait_or_cancel",
+]
 
 _LOGGER = logging.getLogger("nbauth")
 
-PENDING = "pending"
-SUCCEEDED = "succeeded"
-CANCELLED = "cancelled"
-DECLINED = "declined"
-EXPIRED = "expired"
-FAILED = "failed"
-STATUSES = (PENDING, SUCCEEDED, CANCELLED, DECLINED, EXPIRED, FAILED)
 
 # Waiting in short slices keeps a blocked main thread responsive to KeyboardInterrupt (a
 # kernel interrupt, or _thread.interrupt_main), which an untimed lock wait is not everywhere.
@@ -266,13 +282,6 @@ class SignIn:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
-
-
-def cancelled_text(still_signed_in: Account | None) -> str:
-    """One line: ``Sign-in cancelled.`` and who (if anyone) is still signed in."""
-    if still_signed_in is not None:
-        return f"Sign-in cancelled. {still_signed_in.username} is still signed in."
-    return "Sign-in cancelled."
 
 
 def wait_or_cancel(

@@ -82,7 +82,7 @@ class SubscriptionListing:
 class SubscriptionChoices:
     """One session's subscriptions state, per account (by home account ID): the subscription
     chosen while that account was current, and its tenants as ARM last listed them (names for
-    messages and pickers). `signed_out` is the session's sign-out listener: an account that
+    messages and pickers). `logged_out` is the session's sign-out listener: an account that
     signs out takes its choice with it."""
 
     def __init__(self) -> None:
@@ -126,6 +126,6 @@ class SubscriptionChoices:
                 self._chosen.pop(home_account_id, None)
                 self._tenants.pop(home_account_id, None)
 
-    def signed_out(self, account: Account | None) -> None:
+    def logged_out(self, account: Account | None) -> None:
         """The session's sign-out listener (``None``: every account signed out)."""
         self.forget(account.home_account_id if account is not None else None)

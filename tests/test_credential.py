@@ -262,7 +262,7 @@ def test_accounts_use_account_and_sign_out(nbsession, admin):
     sign_in(nbsession, admin, ALICE)
     sign_in(nbsession, admin, BOB)
     signed_out: list[object] = []
-    nbsession.add_sign_out_listener(signed_out.append)
+    nbsession.add_logout_listener(signed_out.append)
     assert [a.username for a in nbsession.accounts()] == [ALICE, BOB]
     assert nbsession.account.client_id == "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 
@@ -272,7 +272,7 @@ def test_accounts_use_account_and_sign_out(nbsession, admin):
     assert nbsession.account == alice
     assert jwt_claims(nbsession.credential().get_token(STORAGE_SCOPE).token)["upn"] == ALICE
 
-    bob = nbsession.sign_out(BOB)  # not the current one
+    bob = nbsession.logout_account(BOB)  # not the current one
     assert [a.username for a in nbsession.accounts()] == [ALICE] and nbsession.account == alice
     assert signed_out == [bob]
     with pytest.raises(ConfigurationError, match=ALICE):

@@ -134,7 +134,7 @@ def test_sign_out_cleans_every_directory_the_session_saved_to(persisted, admin, 
         assert saved_token_owners(directory) == {alice, bob}
         assert saved_records(directory) == {ALICE, BOB}
 
-    s.sign_out(ALICE)
+    s.logout_account(ALICE)
     for directory in (first, second):
         assert saved_token_owners(directory) == {bob}, directory
         assert saved_records(directory) == {BOB}, directory

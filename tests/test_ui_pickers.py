@@ -73,10 +73,10 @@ def test_account_picker_switch_and_sign_out(alice_and_carol, admin):
         requests_of(admin, "devicecode") and len(requests_of(admin, "devicecode")) == 2
     )  # fixture's only
 
-    picker.rows[CAROL].sign_out_button.click()
+    picker.rows[CAROL].logout_button.click()
     assert list(picker.rows) == [ALICE]
     assert alice_and_carol.account.username == ALICE
-    picker.rows[ALICE].sign_out_button.click()
+    picker.rows[ALICE].logout_button.click()
     assert picker.rows == {} and alice_and_carol.account is None
     assert changes[-1] is None
     assert "No accounts are signed in" in picker.status.value

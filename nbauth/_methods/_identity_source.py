@@ -180,7 +180,7 @@ class IdentitySource:
         )
         return info
 
-    def sign_out(self) -> None:
+    def logout(self) -> None:
         # Nothing to revoke: the developer tools and the environment keep their own sign-in;
         # dropping the credential drops azure-identity's in-memory token cache with it.
         close = getattr(self._credential, "close", None)

@@ -17,8 +17,8 @@ from .._errors import (
     AuthenticationError,
     AuthenticationRequired,
     from_msal_result,
+    logged_out_meanwhile,
     redact,
-    signed_out_meanwhile,
     unexpected_msal_error,
 )
 from .._flight import launch
@@ -74,7 +74,7 @@ class MsalAccountSource:
         # the first CAE token rather than reuse a non-CAE one (and vice versa via our store).
         force = force_refresh or (enable_cae and not claims)
         account_id = str(self._msal_account.get("home_account_id"))
-        mark = self._session.sign_out_mark(account_id)
+        mark = self._session.logout_mark(account_id)
         try:
             # Callers run this in a thread of its own: msal's frames hold the refresh token
             # (see nbauth._flight).
@@ -95,11 +95,11 @@ class MsalAccountSource:
             ) from None
         except Exception as exc:  # noqa: BLE001 - see unexpected_msal_error
             raise unexpected_msal_error(self.authority_host, exc) from None
-        if self._session.signed_out_since(account_id, mark):
+        if self._session.logged_out_since(account_id, mark):
             # msal wrote the refreshed tokens back after the sign-out removed them: remove
             # them again, and hand nothing out. A sign-out wins against every refresh.
             self._session.forget_msal_account(self._msal_account)
-            raise signed_out_meanwhile(str(self._msal_account.get("username")))
+            raise logged_out_meanwhile(str(self._msal_account.get("username")))
         if result is None:
             raise AuthenticationRequired(
                 f"This kernel no longer holds a sign-in for {self._msal_account.get('username')}. "
@@ -119,7 +119,7 @@ class MsalAccountSource:
             )
         return fresh
 
-    def sign_out(self) -> None:
+    def logout(self) -> None:
         self._session.forget_msal_account(self._msal_account)
 
 

@@ -177,15 +177,15 @@ class _AccountRow:
             tooltip=f"Make {account.username} the current account",
             layout=w.Layout(width="auto"),
         )
-        self.sign_out_button = w.Button(
+        self.logout_button = w.Button(
             description="Sign out",
             tooltip=f"Sign {account.username} out of this kernel",
             layout=w.Layout(width="auto"),
         )
         self.use_button.on_click(lambda _b: picker.use(account.username))
-        self.sign_out_button.on_click(lambda _b: picker.sign_out(account.username))
+        self.logout_button.on_click(lambda _b: picker.logout(account.username))
         self.widget = w.HBox(
-            [self.label, self.use_button, self.sign_out_button],
+            [self.label, self.use_button, self.logout_button],
             layout=w.Layout(align_items="center"),
         )
 
@@ -272,7 +272,7 @@ class AccountPicker:
         self.set_status(f"Now using {account.username}.")
         self._changed(account)
 
-    def sign_out(self, username: str) -> None:
+    def logout(self, username: str) -> None:
         before = self.session.account
         try:
             account = logout_account(username, session=self.session)

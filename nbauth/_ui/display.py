@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from .._arguments import seconds
 from .._base_errors import ConfigurationError, SignInTimeout
 from .._hidden import HiddenValues
+from .._signin_status import SUCCEEDED, cancelled_text
 from .badge import BadgeInfo, badge_info, full_badge_text, signed_in_badge
 from .text import (
     CTRL_C_HINT,
     STOP_BUTTON_HINT,
     Notice,
     TextSignInView,
-    cancelled_text,
     outcome_text,
     waiting_text,
 )
@@ -212,14 +212,14 @@ class SignInDisplay:
 
     def _finish_locked(self, signin: SignIn) -> None:
         info: BadgeInfo | None = None
-        if signin.status == "succeeded" and signin.account is not None:
+        if signin.status == SUCCEEDED and signin.account is not None:
             # An `auto` sign-in's report is settled once the sign-in is done.
             info = badge_info(self.session, signin.account, self.scopes, report=signin.report)
-        still = self.session.account if signin.status != "succeeded" else None
+        still = self.session.account if signin.status != SUCCEEDED else None
         if self.card is None and self.text_view is None:
             self._finish_without_prompt(signin, info, still)
         elif self.card is not None:
-            if self.blocking and signin.status != "succeeded":
+            if self.blocking and signin.status != SUCCEEDED:
                 # The cell ends with the failure as its one-line error; the card goes away so
                 # the line is not said twice and no stale code stays in the output.
                 self.card.dispose()
@@ -237,7 +237,7 @@ class SignInDisplay:
     def _finish_without_prompt(
         self, signin: SignIn, info: BadgeInfo | None, still: Account | None
     ) -> None:
-        if signin.status == "succeeded" and info is not None:
+        if signin.status == SUCCEEDED and info is not None:
             if self.widgets:
                 badge = signed_in_badge(info)
                 if self.handle is not None:
@@ -323,6 +323,7 @@ def sign_in(
     login_kwargs = HiddenValues(login_kwargs)  # method options hold secrets: nbauth._hidden
     # Lazy load: these are azure-core's errors too, and %load_ext imports this module.
     from .._errors import AuthenticationError, SignInCancelled
+    from .._signin import wait_or_cancel
 
     # Before the sign-in starts: Session.login never sees this timeout (it is waited for here).
     timeout = seconds(timeout)
@@ -340,28 +341,10 @@ def sign_in(
         assert signin is not None
         if not wait and not signin.done():
             return signin
-        signin.wait(timeout)
-    except SignInTimeout:
-        assert display is not None and display.signin is not None
-        signin = display.signin
-        signin.cancel()
-        display.finish(signin)
-        raise one_line(
-            SignInTimeout(
-                f"The sign-in did not finish within {timeout:g} s and was cancelled. Run "
-                f"`%azlogin` (or `nbauth.login()`) again, with a longer timeout if needed."
-            )
-        ) from None
-    except KeyboardInterrupt:
-        if display is not None and display.signin is not None:
-            signin = display.signin
-            signin.cancel()
-            if signin.status == "succeeded":  # it finished just before the interrupt
-                display.finish(signin)
-                return signin
-            display.finish(signin)
+        wait_or_cancel(signin, timeout, lambda: session.account)
+    except KeyboardInterrupt:  # while the sign-in was being set up: start_sign_in cancelled it
         raise one_line(SignInCancelled(cancelled_text(session.account))) from None
-    except AuthenticationError as exc:
+    except (AuthenticationError, SignInTimeout) as exc:  # failed, timed out, or stopped
         if display is not None and display.signin is not None:
             display.finish(display.signin)
         raise one_line(exc) from None

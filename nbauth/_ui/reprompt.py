@@ -20,6 +20,7 @@ import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from .._signin_status import SUCCEEDED
 from .display import frontend, sign_in
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class InlineReprompt:
                 reason=_reason(error),
                 **login_kwargs,
             )
-            return signin.status == "succeeded"
+            return signin.status == SUCCEEDED
         finally:
             self._busy.release()
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .._labels import format_time
 from .._links import escape, link_warning
+from .._signin_status import SUCCEEDED, cancelled_text
 from .badge import BadgeInfo, full_badge_text
 
 if TYPE_CHECKING:
@@ -72,13 +73,6 @@ def prompt_text(
     return "\n".join(lines)
 
 
-def cancelled_text(still_signed_in: Account | None) -> str:
-    """One line: ``Sign-in cancelled.`` and who (if anyone) is still signed in."""
-    if still_signed_in is not None:
-        return f"Sign-in cancelled. {still_signed_in.username} is still signed in."
-    return "Sign-in cancelled."
-
-
 def failure_text(signin: SignIn) -> str:
     # nbauth's errors already say what to do next and carry no secret (see nbauth._errors).
     error = signin.error
@@ -92,7 +86,7 @@ def outcome_text(
 ) -> str:
     """What a finished sign-in says: the badge text (and the ``auto`` report, if any),
     ``Sign-in cancelled.``, or the error."""
-    if signin.status == "succeeded":
+    if signin.status == SUCCEEDED:
         if info is not None:
             return full_badge_text(info)
         account = signin.account
@@ -170,6 +164,6 @@ class TextSignInView:
             if self._finished:
                 return
             self._finished = True
-        if signin.status != "succeeded" and quiet_failure:
+        if signin.status != SUCCEEDED and quiet_failure:
             return
         self._print(outcome_text(signin, info=info, still_signed_in=still_signed_in))
