@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "Account": "nbauth._signin",
     "SignIn": "nbauth._signin",
     "DeviceCodePrompt": "nbauth._prompt",
+    "BrowserPrompt": "nbauth._prompt",
     # Through _api, which provides the kernel session these default to.
     "NotebookCredential": "nbauth._api",
     "AsyncNotebookCredential": "nbauth._api",
@@ -76,6 +77,7 @@ _LAZY: dict[str, str] = {
     "EntraError": "nbauth._errors",
     "InteractionRequired": "nbauth._errors",
     "ConfigurationError": "nbauth._errors",
+    "PastedAddressError": "nbauth._base_errors",
 }
 
 __all__ = sorted([*_LAZY, "__version__", "load_ipython_extension", "unload_ipython_extension"])

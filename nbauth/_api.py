@@ -29,7 +29,7 @@ from .aio import AsyncNotebookCredential
 
 if TYPE_CHECKING:
     from ._persistence import Persistence
-    from ._prompt import DeviceCodePrompt
+    from ._prompt import Prompt
     from ._signin import Account, SignIn
 
 __all__ = [
@@ -57,7 +57,7 @@ def login(
     authority_host: str | None = None,
     wait: bool = True,
     timeout: float | None = None,
-    prompt: Callable[[DeviceCodePrompt], object] | None = None,
+    prompt: Callable[[Prompt], object] | None = None,
     persistence: Persistence | str | None = None,
     allow_unencrypted: bool | None = None,
     cloud: _clouds.Cloud | str | Mapping[str, Any] | None = None,
@@ -94,36 +94,23 @@ def login(
         timeout = _arguments.seconds(timeout)
         _arguments.flag(wait, "wait")
         kernel_session = session()
-        zmqshell = sys.modules.get("ipykernel.zmqshell")  # never imported just to find out
-        if prompt is None and zmqshell is not None and zmqshell.ZMQInteractiveShell.initialized():
-            return show_sign_in(
-                kernel_session,
-                wait=wait,
-                timeout=timeout,
-                method=method,
-                tenant=tenant,
-                client_id=client_id,
-                scopes=scopes,
-                authority_host=authority_host,
-                persistence=persistence,
-                allow_unencrypted=allow_unencrypted,
-                cloud=cloud,
-                **options,
-            )
-        return kernel_session.login(
-            method,
+        arguments: dict[str, Any] = dict(
+            method=method,
             tenant=tenant,
             client_id=client_id,
             scopes=scopes,
             authority_host=authority_host,
             wait=wait,
             timeout=timeout,
-            prompt=prompt,
             persistence=persistence,
             allow_unencrypted=allow_unencrypted,
             cloud=cloud,
-            **options,
         )
+        zmqshell = sys.modules.get("ipykernel.zmqshell")  # never imported just to find out
+        if prompt is None and zmqshell is not None and zmqshell.ZMQInteractiveShell.initialized():
+            # As %azlogin shows it: the card, then the badge.
+            return show_sign_in(kernel_session, **arguments, **options)
+        return kernel_session.login(prompt=prompt, **arguments, **options)
     except ConfigurationError as exc:
         # A refused argument is one sentence: IPython shows it without a traceback.
         raise one_line(exc) from None

@@ -8,12 +8,14 @@ tenant ID, a domain, or ``organizations`` / ``common`` / ``consumers``. Bad inpu
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
 from ._arguments import MAX_TEXT_CHARS, shown
 from ._base_errors import ConfigurationError
 
-__all__ = ["authority_url", "https_url", "normalize_authority_host", "validate_tenant"]
+__all__ = [
+    "Authority","authority_url", "https_url", "normalize_authority_host", "validate_tenant"]
 
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}")
 # A DNS name, an IPv4 address, or an IPv6 address (urlsplit drops its brackets).
@@ -62,6 +64,24 @@ def validate_tenant(tenant: str) -> str:
 
 def authority_url(authority_host: str, tenant: str) -> str:
     return f"{authority_host}/{validate_tenant(tenant)}"
+
+
+class Authority(NamedTuple):
+    """An authority URL as the pair it is made of, split in one place only."""
+
+    host: str
+    """``https://login.microsoftonline.com``; empty if the URL had no host part."""
+    tenant: str
+    """A tenant ID, a domain, ``organizations`` or ``common``."""
+
+    @classmethod
+    def parse(cls, url: str) -> Authority:
+        host, _slash, tenant = url.rstrip("/").rpartition("/")
+        return cls(host, tenant)
+
+    @property
+    def url(self) -> str:
+        return f"{self.host}/{self.tenant}"
 
 
 def https_url(value: str, what: str) -> str:

@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["REDACTED", "ConfigurationError", "NbauthError", "SignInTimeout", "redact"]
+__all__ = [
+    "REDACTED",
+    "ConfigurationError",
+    "NbauthError",
+    "PastedAddressError",
+    "SignInTimeout",
+    "redact",
+]
 
 REDACTED = "[redacted]"
 
@@ -88,6 +95,11 @@ class NbauthError(Exception):
 
 class ConfigurationError(NbauthError, ValueError):
     """An argument or setting is not valid; the message says what is accepted."""
+
+
+class PastedAddressError(NbauthError, ValueError):
+    """The address pasted to finish a browser sign-in is not this sign-in's answer; the message
+    says what is wrong with it (never what it holds). The sign-in keeps waiting."""
 
 
 class SignInTimeout(NbauthError, TimeoutError):

@@ -116,7 +116,7 @@ class NotebookCredential:
         """An access token for `scopes` (azure-core ``TokenCredential``)."""
         entry = None if claims else self._tokens.fresh(scopes, tenant_id, enable_cae)
         if entry is None:
-            entry = self._session.token(
+            entry = self._tokens.token(
                 scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae
             )
         return access_token(entry)
@@ -126,7 +126,7 @@ class NotebookCredential:
     ) -> AccessTokenInfo:
         """An access token for `scopes` with its refresh time (azure-core ``SupportsTokenInfo``)."""
         options = options or {}
-        entry = self._session.token(
+        entry = self._tokens.token(
             scopes,
             claims=options.get("claims"),
             tenant_id=options.get("tenant_id"),

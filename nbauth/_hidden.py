@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["HiddenValues"]
+__all__ = ["HiddenText", "HiddenValues"]
 
 
 class HiddenValues(dict[str, Any]):
@@ -20,5 +20,23 @@ class HiddenValues(dict[str, Any]):
 
     def __repr__(self) -> str:
         return "{" + ", ".join(f"{key!r}: '[hidden]'" for key in self) + "}"
+
+    __str__ = __repr__
+
+
+class HiddenText:
+    """One secret-bearing value (a pasted address holds an authorization code) whose repr and
+    str hide it; `reveal` hands it to the one place that needs it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: object) -> None:
+        self._value = value
+
+    def reveal(self) -> object:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'[hidden]'"
 
     __str__ = __repr__

@@ -7,18 +7,22 @@ per kernel. They share one token cache, kept on disk as the `Persister` says, an
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _clouds
+from ._authority import Authority
 from ._errors import AuthenticationError, discovery_error, unexpected_msal_error
 from ._http import build_http_client, network_failure
-from ._persistence import PersistenceStatus, Persister
+from ._persistence import Persistence, PersistenceStatus, Persister
 
 if TYPE_CHECKING:
     import msal
     import requests
+
+    from ._signin import Account
 
 __all__ = ["MsalApps"]
 
@@ -66,7 +70,7 @@ class MsalApps:
 
         if self._cache is None:
             self._cache = self.persister.new_token_cache()
-        host = authority.rsplit("/", 1)[0]
+        host = Authority.parse(authority).host
         try:
             return msal.PublicClientApplication(
                 client_id,
@@ -98,6 +102,35 @@ class MsalApps:
             elif new.saves_tokens:
                 self._cache = new.new_token_cache()
             self.persister = new
+
+    def choose_persistence(
+        self,
+        persistence: Persistence | str | None,
+        *,
+        allow_unencrypted: bool | None,
+        cache_dir: str | None,
+        remember: Iterable[Account],
+    ) -> None:
+        """Save as a new strategy says from now on (see `Session.set_persistence`); `remember`:
+        the accounts of this cache to record for the next kernel, the current one last."""
+        # The new persister knows where the old one saved: a later sign-out cleans there too.
+        new = self.persister.replaced(
+            persistence, allow_unencrypted=allow_unencrypted, cache_dir=cache_dir or None
+        )
+        self.switch_persister(new)
+        for account in remember:
+            new.remember(account)
+
+    @contextlib.contextmanager
+    def persistence_undone_on_failure(self) -> Iterator[None]:
+        """A persistence chosen inside this block goes back to what it was if the block fails."""
+        earlier = self.persister
+        try:
+            yield
+        except BaseException:
+            if self.persister is not earlier:
+                self.switch_persister(earlier)
+            raise
 
     def status(self) -> PersistenceStatus:
         return self.persister.status(self._cache)

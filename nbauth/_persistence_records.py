@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ._authority import Authority
 from ._persistence_files import CacheDir, CacheLocationError, failure_reason, warn
 
 __all__ = ["ACCOUNTS_NAME", "AccountRecord", "read_records", "update_records"]
@@ -42,11 +43,11 @@ class AccountRecord:
 
     @property
     def authority_host(self) -> str:
-        return self.authority.rsplit("/", 1)[0]
+        return Authority.parse(self.authority).host
 
     @property
     def tenant(self) -> str:
-        return self.authority.rsplit("/", 1)[1]
+        return Authority.parse(self.authority).tenant
 
     @classmethod
     def from_json(cls, data: Any) -> AccountRecord | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from ._links import link_warning
 
-__all__ = ["DeviceCodePrompt", "print_notice", "print_prompt"]
+__all__ = ["BrowserPrompt", "DeviceCodePrompt", "Prompt", "print_notice", "print_prompt"]
 
 # C0 controls but tab and newline, DEL, and C1 controls (CSI, OSC... in 8-bit form).
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -49,9 +49,60 @@ class DeviceCodePrompt:
         return max(0.0, self.expires_on - time.time())
 
 
-def print_prompt(prompt: DeviceCodePrompt) -> None:
+@dataclass(frozen=True)
+class BrowserPrompt:
+    """A browser sign-in finished by pasting back (issue 12): open `verification_uri`, sign in,
+    then paste the address the browser ends on (``SignIn.complete``). Holds no secret: the
+    PKCE verifier never leaves the flow, and the code only exists in the pasted address."""
+
+    verification_uri: str
+    """The sign-in page to open (Entra's authorize address for this sign-in)."""
+    redirect_uri: str
+    """``http://localhost:<port>``: where the browser ends after signing in."""
+    expires_on: float
+    """When this sign-in stops waiting, in seconds since the epoch."""
+    reason: str = ""
+    """Why a browser sign-in and not a device code, in one sentence ('' if it was asked for)."""
+    user_code: str = ""
+    """No code to type: a browser sign-in has none (kept so every prompt can be shown alike)."""
+
+    def __post_init__(self) -> None:
+        for name in ("verification_uri", "redirect_uri", "reason"):
+            value = getattr(self, name)
+            if _CONTROL.search(value):
+                object.__setattr__(self, name, _CONTROL.sub("\ufffd", value))
+
+    @property
+    def message(self) -> str:
+        """The instruction, in words (the text fallback prints it)."""
+        host = self.redirect_uri.split("://", 1)[-1]
+        return (
+            f"Open this page in your browser and sign in: {self.verification_uri}\n"
+            f"After you sign in, your browser shows a page that cannot be reached at {host}. "
+            f"Copy the whole address from the address bar and paste it here."
+        )
+
+    @property
+    def expires_in(self) -> float:
+        return max(0.0, self.expires_on - time.time())
+
+
+Prompt = DeviceCodePrompt | BrowserPrompt
+"""What a person is shown to finish a sign-in."""
+
+
+def print_prompt(prompt: Prompt) -> None:
     """Default prompt: Entra's message as plain text on stdout (the cell's output), with a
     warning when the sign-in address is not one to trust blindly (see `nbauth._links`)."""
+    if isinstance(prompt, BrowserPrompt):
+        reason = f"{prompt.reason}\n" if prompt.reason else ""
+        warning = link_warning(prompt.verification_uri)
+        print(
+            f"{reason}{prompt.message}" + (f"\nWarning: {warning}" if warning else ""),
+            file=sys.stdout,
+            flush=True,
+        )
+        return
     message = prompt.message
     if not (
         message and prompt.verification_uri in message and prompt.user_code in message

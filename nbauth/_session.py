@@ -1,9 +1,11 @@
 """The kernel's sign-in state.
 
 One `Session` per kernel holds everything that must survive from one cell to the next: the msal
-applications and their token cache (`nbauth._msal_apps`), the signed-in account and every other
-account signed in since, a pending sign-in, and the `TokenStore` that makes ``get_token`` cheap.
-Credentials, magics and widgets all ask the session; none of them keeps a token of its own.
+applications and their token cache (`nbauth._msal_apps`), every account signed in and the
+current one (`nbauth._account_book`), a pending sign-in, and the token path that makes
+``get_token`` cheap (`nbauth._session_tokens`). Signing out is `nbauth._logout`; a silent
+sign-in, `nbauth._silent_sign_in`. Credentials, magics and widgets all ask the session; none of
+them keeps a token of its own.
 
 Tests construct their own ``Session()`` so they share nothing; notebooks use
 `nbauth._kernel.session()`.
@@ -12,22 +14,21 @@ Tests construct their own ``Session()`` so they share nothing; notebooks use
 from __future__ import annotations
 
 import contextlib
-import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _arguments, _clouds, _log_redaction
 from ._account_book import AccountBook
-from ._errors import (
-    AuthenticationRequired,
-    SignInCancelled,
-)
+from ._credential import NotebookCredential
+from ._errors import SignInCancelled
 from ._hidden import HiddenValues
+from ._logout import logout_account, logout_everyone
 from ._methods import SignInRequest, Start, resolve
 from ._methods._host import TokenSource
 from ._methods._msal_source import MsalAccountSource
+from ._methods._paste_back import RefusedTenants
 from ._methods._request import build_request
 from ._msal_apps import MsalApps
 from ._persistence import AccountRecord, Persistence, PersistenceStatus, Persister
@@ -36,29 +37,23 @@ from ._session_tokens import TokenPath
 from ._signin import Account, SignIn, SignInReport, cancelled_text, wait_or_cancel
 from ._silent_sign_in import from_cache
 from ._subscription_records import SubscriptionChoices
-from ._token_store import StoredToken, TokenStore
+from ._token_store import StoredToken
+from .aio import AsyncNotebookCredential
 
 if TYPE_CHECKING:
     import msal
     import requests
 
-    from ._credential import NotebookCredential
-    from ._prompt import DeviceCodePrompt
-    from .aio import AsyncNotebookCredential
+    from ._prompt import Prompt
 
 __all__ = ["Session"]
-
-_LOGGER = logging.getLogger("nbauth")
-
 
 class Session:
     """The kernel's sign-in state. See the module docstring.
 
-    ``authority_host``, ``tenant`` and ``client_id`` are defaults for `login`;
-    ``clock`` is the token store's clock (tests move it instead of sleeping).
-    ``persistence`` (a `Persistence` or its name; default ``$NBAUTH_PERSIST``, else none),
-    ``allow_unencrypted`` (default ``$NBAUTH_PERSIST_ALLOW_UNENCRYPTED``) and ``cache_dir``
-    (default ``$NBAUTH_CACHE_DIR`` or ``~/.cache/nbauth``): see `nbauth._persistence`.
+    ``authority_host``, ``tenant``, ``client_id``: defaults for `login`; ``clock``: the token
+    store's (tests move it instead of sleeping). ``persistence`` (default ``$NBAUTH_PERSIST``,
+    else none), ``allow_unencrypted``, ``cache_dir``: see `nbauth._persistence`.
     """
 
     def __init__(
@@ -87,15 +82,14 @@ class Session:
         """The token path (`nbauth._session_tokens`): what credentials ask for tokens."""
         self._credential: NotebookCredential | None = None
         self._async_credential: AsyncNotebookCredential | None = None
-        self.interaction_handler: Callable[..., bool] | None = None
-        """Called when a token for the signed-in account needs a new sign-in; see `token`."""
         self.last_auto_report: SignInReport | None = None
         """What the latest ``auto`` sign-in tried (`nbauth.last_auto_report()`)."""
+        self.person_method: str | None = None  # see _methods._paste_back.prefers_browser
+        self.device_code_refusals = RefusedTenants()  # tenants that refused device code here
         self.subscription_choices = SubscriptionChoices()
         """The subscription chosen per account (`nbauth._subscriptions`); gone on sign-out."""
         self.add_logout_listener(self.subscription_choices.logged_out)
 
-    # -- state -------------------------------------------------------------------------------
 
     @property
     def account(self) -> Account | None:
@@ -110,10 +104,6 @@ class Session:
         return pending if pending is not None and not pending.done() else None
 
     @property
-    def token_store(self) -> TokenStore:
-        return self.tokens.store
-
-    @property
     def authority_host(self) -> str:
         """The default authority host: as given, else ``$AZURE_AUTHORITY_HOST``, else public."""
         return self.defaults.host()
@@ -124,7 +114,7 @@ class Session:
         default authority host's."""
         account = self.account
         if account is not None and "://" in account.authority:
-            return _clouds.cloud_for(account.authority.rsplit("/", 1)[0])
+            return _clouds.cloud_for(account.authority_pair.host)
         return _clouds.cloud_for(self.authority_host)
 
     def __repr__(self) -> str:
@@ -137,7 +127,6 @@ class Session:
             "Sign in in each process that needs tokens."
         )
 
-    # -- signing in and out ------------------------------------------------------------------
 
     def login(
         self,
@@ -149,7 +138,7 @@ class Session:
         authority_host: str | None = None,
         wait: bool = True,
         timeout: float | None = None,
-        prompt: Callable[[DeviceCodePrompt], object] | None = None,
+        prompt: Callable[[Prompt], object] | None = None,
         notice: Callable[[str], object] | None = None,
         claims: str | None = None,
         persistence: Persistence | str | None = None,
@@ -175,23 +164,18 @@ class Session:
         allow = _arguments.optional_flag(allow_unencrypted, "allow_unencrypted")
         request, chosen = build_request(
             method,
-            tenant=self.defaults.tenant_for(tenant),
+            defaults=self.defaults,
+            tenant=tenant,
             client_id=client_id,
-            default_client_id=self.defaults.client_id_for(),
             scopes=scopes,
             authority_host=authority_host,
-            default_authority_host=self.authority_host,
             cloud=cloud,
             prompt=prompt,
             notice=notice,
             claims=claims,
             options=options,
         )
-        name = request.method
-        start = resolve(name)
-        for option, value in options.items():
-            if "secret" in option or "password" in option:
-                _log_redaction.register_secret(value)  # need not look like a token
+        start = resolve(request.method)
         with self.persistence_undone_on_failure():
             if strategy is not None or allow is not None:
                 self.set_persistence(strategy, allow_unencrypted=allow)
@@ -199,17 +183,10 @@ class Session:
                 self._msal.persister.check()  # a bad $NBAUTH_PERSIST*: said before a sign-in
             return self._start(start, request, chosen, wait, timeout)
 
-    @contextlib.contextmanager
-    def persistence_undone_on_failure(self) -> Iterator[None]:
+    def persistence_undone_on_failure(self) -> contextlib.AbstractContextManager[None]:
         """A sign-in that fails or is refused changes nothing: the persistence chosen for it
         inside this block goes back to what it was."""
-        earlier = self._msal.persister
-        try:
-            yield
-        except BaseException:
-            if self._msal.persister is not earlier:
-                self._msal.switch_persister(earlier)
-            raise
+        return self._msal.persistence_undone_on_failure()
 
     def _start(
         self,
@@ -221,7 +198,6 @@ class Session:
     ) -> SignIn:
         # The newest sign-in wins, once it exists: a method that refuses its arguments (or
         # fails to start) leaves a pending sign-in alone. See also track_pending.
-        previous = self.pending
         try:
             with _clouds.registered(chosen):  # the session follows this cloud (ARM, scopes)
                 signin = start(self, request)
@@ -232,10 +208,7 @@ class Session:
             if target is not None:
                 target.cancel()
             raise SignInCancelled(cancelled_text(self.account)) from None
-        with self._lock:
-            self.tokens.pending = signin
-        if previous is not None and previous is not signin:
-            previous.cancel()
+        self.track_pending(signin)
         if wait:
             wait_or_cancel(signin, timeout, lambda: self.account)
         return signin
@@ -249,35 +222,16 @@ class Session:
         if previous is not None and previous is not signin:
             previous.cancel()
 
-    def logout(self, all: bool = False) -> None:  # noqa: A002 - the public name the brief asks for
+    def logout(self, all: bool = False) -> None:  # noqa: A002 - the public name
         """Sign out the current account (``all=True``: every account this kernel knows)."""
-        if not all:
-            current = self._book.current
-            if current is not None:
-                self.logout_account(current.account)
-            return
-        pending = self.pending
-        if pending is not None:
-            pending.cancel()
-        known_ids = self._book.clear()
-        self._msal.persister.forget(known_ids)
-        # A saved cache also holds other kernels' sign-ins: those are not this kernel's to end.
-        self._msal.forget_accounts(known_ids if self._msal.persister.saves_tokens else None)
-        self.tokens.store.clear()
-        self._book.notify_logout(None)
+        if all:
+            logout_everyone(self._book, self._msal, self.tokens)
+        elif self._book.current is not None:
+            self.logout_account(self._book.current.account)
 
     def logout_account(self, account: Account | str) -> Account:
-        """Forget one account (current or not): its msal tokens and stored tokens.
-
-        ``account``: an `Account` or a username. Returns the account signed out.
-        """
-        entry = self._book.remove(account)
-        entry.source.logout()
-        account_id = entry.account.home_account_id
-        self._msal.persister.forget({account_id})
-        self.tokens.store.clear(lambda key: getattr(key, "account", None) == account_id)
-        self._book.notify_logout(entry.account)
-        return entry.account
+        """Forget one account (current or not): an `Account` or a username. Returns it."""
+        return logout_account(self._book, self._msal, self.tokens, account)
 
     def logout_mark(self, account_id: str) -> tuple[int, int]:
         """A mark that changes when `account_id` (or every account) is signed out."""
@@ -325,17 +279,10 @@ class Session:
         authority_host: str | None = None,
         scopes: Iterable[str] | str | None = None,
     ) -> Account | None:
-        """Make an account in this session's msal cache current if that needs no interaction.
-
-        ``username`` (default: the current account) must have signed in before, in this
-        session, at this authority host with this client ID. A token for ``scopes`` (default:
-        Resource Manager) is fetched silently to prove the sign-in still works. Returns the
-        account, or None when a person would have to sign in. Network errors raise.
-
-        With persistence on, a sign-in remembered from an earlier kernel counts too: with no
-        ``username`` and nobody signed in, the newest remembered one (its tenant and client ID
-        unless given). Under ``reauth`` no token was saved, so this returns None.
-        """
+        """Make an account that signed in before current again, if no person is needed
+        (`nbauth._silent_sign_in`): ``username`` (default: the current account, else the one
+        persistence remembers), proven by a silent token for ``scopes`` (default: Resource
+        Manager). Returns the account, or None when a person would have to sign in."""
         found = from_cache(
             self,
             self._book,
@@ -352,7 +299,6 @@ class Session:
         self.adopt(*found)
         return found[0]
 
-    # -- persistence -------------------------------------------------------------------------
 
     @property
     def persistence(self) -> Persistence:
@@ -366,23 +312,20 @@ class Session:
         allow_unencrypted: bool | None = None,
         cache_dir: str | None = None,
     ) -> None:
-        """Choose what this session keeps on disk from now on (see `nbauth._persistence`).
-
-        ``persistence`` None keeps the strategy; ``allow_unencrypted`` / ``cache_dir`` None keep
-        the current setting. ``read_write`` opens the cache at once, so a refusal (no encrypted
-        store and no ``allow_unencrypted``, a symbolic link, a file of another user) raises
-        here, as a `ConfigurationError` that says what to do; the session is then unchanged.
-        What is already in memory is saved too; switching back to none leaves the disk as is
-        (a sign-out still removes this kernel's accounts from everything it saved to).
+        """Choose what this session keeps on disk from now on (`nbauth._persistence`); None
+        keeps a setting. A refusal (``read_write`` with no encrypted store and no
+        ``allow_unencrypted``, a symbolic link, another user's file) raises `ConfigurationError`
+        and changes nothing. What is in memory is saved too; back to none leaves the disk as is.
         """
-        # The new persister knows where the old one saved: a later sign-out cleans there too.
-        new = self._msal.persister.replaced(
-            persistence, allow_unencrypted=allow_unencrypted, cache_dir=cache_dir or None
+        self._msal.choose_persistence(
+            persistence,
+            allow_unencrypted=allow_unencrypted,
+            cache_dir=cache_dir,
+            # Only accounts whose tokens live in the msal cache can come back after a restart.
+            remember=[
+                e.account for e in self._book.entries() if isinstance(e.source, MsalAccountSource)
+            ],
         )
-        self._msal.switch_persister(new)
-        for entry in self._book.entries():  # the current account last
-            if isinstance(entry.source, MsalAccountSource):
-                new.remember(entry.account)
 
     def persistence_status(self) -> PersistenceStatus:
         """The strategy, and where and how tokens are saved (``is_encrypted``). No secret."""
@@ -401,7 +344,6 @@ class Session:
             username=username, authority_host=self.defaults.host(authority_host), client_id=client_id
         )
 
-    # -- tokens ------------------------------------------------------------------------------
 
     def token(
         self,
@@ -411,25 +353,8 @@ class Session:
         tenant_id: str | None = None,
         enable_cae: bool = False,
     ) -> StoredToken:
-        """A token for the current account; the credentials' common path.
-
-        Waits for a pending sign-in first. Raises `AuthenticationRequired` if nobody is
-        signed in. If an account is signed in but needs to sign in again (revoked, MFA, claims
-        challenge...) and `interaction_handler` is set, it is called once, on this thread,
-        as ``handler(error, scopes=, tenant_id=, claims=, enable_cae=)``: True retries the
-        lookup once, False raises the original error.
-        """
-        try:
-            return self.tokens.get(scopes, claims, tenant_id, enable_cae)
-        except AuthenticationRequired as exc:
-            handler = self.interaction_handler
-            if handler is None or self._book.current is None:
-                raise  # nobody to sign in again: the plain "run %azlogin" error
-            if handler(
-                exc, scopes=scopes, tenant_id=tenant_id, claims=claims, enable_cae=enable_cae
-            ):
-                return self.tokens.get(scopes, claims, tenant_id, enable_cae)
-            raise
+        """A token for the current account (see `TokenPath.token`)."""
+        return self.tokens.token(scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae)
 
     def peek_token(
         self,
@@ -442,28 +367,20 @@ class Session:
         """The stored token if it is fresh and nothing else is needed; never blocks."""
         return None if claims else self.tokens.fresh(scopes, tenant_id, enable_cae)
 
-    # -- credentials -------------------------------------------------------------------------
 
     def credential(self) -> NotebookCredential:
         """This session's `NotebookCredential` (always the same object)."""
         with self._lock:
-            if self._credential is None:
-                from ._credential import NotebookCredential
-
-                self._credential = NotebookCredential(session=self)
+            self._credential = self._credential or NotebookCredential(session=self)
             return self._credential
 
     def async_credential(self) -> AsyncNotebookCredential:
         """This session's `AsyncNotebookCredential` (always the same object)."""
         with self._lock:
-            if self._async_credential is None:
-                from .aio import AsyncNotebookCredential
-
-                self._async_credential = AsyncNotebookCredential(session=self)
+            self._async_credential = self._async_credential or AsyncNotebookCredential(session=self)
             return self._async_credential
 
-    # -- msal (methods use these; see nbauth._methods._host) ------------------------------
-
+    # What methods may use of msal (nbauth._methods._host):
     def http_client(self) -> requests.Session:
         return self._msal.http_client()
 

@@ -35,13 +35,44 @@ LogoutMark = tuple[int, int]
 class TokenPath:
     """Tokens for the current account of one session (see the module docstring)."""
 
-    __slots__ = ("_book", "pending", "store")
+    __slots__ = ("_book", "interaction_handler", "pending", "store")
 
     def __init__(self, book: AccountBook, clock: Callable[[], float]) -> None:
         self._book = book
         self.store = TokenStore(clock=clock)
         self.pending: SignIn | None = None
         """The session's pending sign-in: tokens wait for it (set by the session only)."""
+        self.interaction_handler: Callable[..., bool] | None = None
+        """Called when a token for the signed-in account needs a new sign-in; see `token`
+        (the inline re-prompt, `nbauth._ui.reprompt`)."""
+
+    def token(
+        self,
+        scopes: tuple[str, ...],
+        *,
+        claims: str | None = None,
+        tenant_id: str | None = None,
+        enable_cae: bool = False,
+    ) -> StoredToken:
+        """A token for the current account; the credentials' common path.
+
+        Waits for a pending sign-in first. Raises `AuthenticationRequired` if nobody is
+        signed in. If an account is signed in but needs to sign in again (revoked, MFA, claims
+        challenge...) and `interaction_handler` is set, it is called once, on this thread,
+        as ``handler(error, scopes=, tenant_id=, claims=, enable_cae=)``: True retries the
+        lookup once, False raises the original error.
+        """
+        try:
+            return self.get(scopes, claims, tenant_id, enable_cae)
+        except AuthenticationRequired as exc:
+            handler = self.interaction_handler
+            if handler is None or self._book.current is None:
+                raise  # nobody to sign in again: the plain "run %azlogin" error
+            if handler(
+                exc, scopes=scopes, tenant_id=tenant_id, claims=claims, enable_cae=enable_cae
+            ):
+                return self.get(scopes, claims, tenant_id, enable_cae)
+            raise
 
     def get(
         self,

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from ._arguments import seconds
-from ._errors import AuthenticationError, SignInCancelled, SignInTimeout
+from ._authority import Authority
+from ._errors import AuthenticationError, ConfigurationError, SignInCancelled, SignInTimeout
+from ._hidden import HiddenText
 from ._signin_status import (
     CANCELLED,
     DECLINED,
@@ -29,7 +31,7 @@ from ._signin_status import (
 )
 
 if TYPE_CHECKING:
-    from ._prompt import DeviceCodePrompt
+    from ._prompt import Prompt
 
 __all__ = [
     "CANCELLED",
@@ -75,6 +77,11 @@ class Account:
     client_id: str | None = None
     """The application (client) ID the sign-in used; signing in again should reuse it."""
 
+    @property
+    def authority_pair(self) -> Authority:
+        """`authority` as (host, tenant)."""
+        return Authority.parse(self.authority)
+
     def __str__(self) -> str:
         return self.username
 
@@ -105,7 +112,7 @@ class SignIn:
         self,
         *,
         method: str,
-        prompt: DeviceCodePrompt | None = None,
+        prompt: Prompt | None = None,
         on_cancel: Callable[[], None] | None = None,
         report: SignInReport | None = None,
     ) -> None:
@@ -121,6 +128,8 @@ class SignIn:
         self._cancel_requested = threading.Event()
         self._callbacks: list[Callable[[SignIn], object]] = []
         self._thread: threading.Thread | None = None
+        self._completer: Callable[[HiddenText], object] | None = None
+        self._prompt_callbacks: list[Callable[[SignIn], object]] = []
         self.started_at = time.time()
 
     # -- what callers see --------------------------------------------------------------------
@@ -197,8 +206,36 @@ class SignIn:
             if fn in self._callbacks:
                 self._callbacks.remove(fn)
 
+    def complete(self, address: str) -> Account:
+        """Finish a browser sign-in with the address the browser ended on after signing in
+        (``http://localhost:<port>/?code=...&state=...``, pasted by the person); returns the
+        account, as `wait` then does.
+
+        A wrong address (another sign-in's, no code, a used or expired code, not an address)
+        raises `PastedAddressError` or the server's refusal, and the sign-in keeps waiting for
+        the right one; one that says the person declined declines the sign-in.
+        """
+        hidden = HiddenText(address)
+        del address  # %xmode Verbose prints this frame's variables: the code must not be one
+        completer = self._completer
+        if completer is None:
+            raise ConfigurationError(
+                f"This {self.method} sign-in is not finished by pasting an address; only a "
+                f"browser sign-in (prompt.verification_uri to open) is."
+            )
+        if self.done():
+            return self.wait()
+        completer(hidden)
+        return self.wait()
+
+    def add_prompt_callback(self, fn: Callable[[SignIn], object]) -> None:
+        """Call ``fn(sign_in)`` when `prompt` changes (a device code sign-in that the tenant
+        refuses goes on in the browser: `nbauth._methods._paste_back`)."""
+        with self._lock:
+            self._prompt_callbacks.append(fn)
+
     def __repr__(self) -> str:
-        code = f" user_code={self.prompt.user_code}" if self.prompt is not None else ""
+        code = f" user_code={self.prompt.user_code}" if self.prompt and self.prompt.user_code else ""
         who = f" account={self._account}" if self._account is not None else ""
         return f"<SignIn {self.method} {self._status}{code}{who}>"
 
@@ -210,6 +247,18 @@ class SignIn:
     def set_report(self, report: SignInReport) -> None:
         """For a method that chose this sign-in among others (``auto``): say how it chose."""
         self._report = report
+
+    def set_completer(self, completer: Callable[[HiddenText], object]) -> None:
+        """For a paste-back method: how `complete` finishes this sign-in."""
+        self._completer = completer
+
+    def set_prompt(self, prompt: Prompt) -> None:
+        """For a method that changes what the person must do: show `prompt` instead."""
+        with self._lock:
+            self.prompt = prompt
+            callbacks = list(self._prompt_callbacks)
+        for fn in callbacks:
+            self._run_callback(fn)
 
     @property
     def cancel_requested(self) -> threading.Event:

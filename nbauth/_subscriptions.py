@@ -35,7 +35,7 @@ from ._subscription_listing import (
 from ._subscription_records import SkippedTenant, Subscription, SubscriptionListing, Tenant
 
 if TYPE_CHECKING:
-    from ._prompt import DeviceCodePrompt
+    from ._prompt import Prompt as PersonPrompt
     from ._session import Session
     from ._signin import SignIn
 
@@ -65,7 +65,7 @@ __all__ = [
     "tenants",
 ]
 
-Prompt = Callable[["DeviceCodePrompt"], object]
+Prompt = Callable[["PersonPrompt"], object]
 
 
 class TenantSignIn(Protocol):
@@ -129,7 +129,7 @@ def _remember(session: Session, subscription: Subscription) -> None:
 
 def _authority_host(session: Session) -> str | None:
     account = session.account
-    return (account.authority.rstrip("/").rpartition("/")[0] or None) if account else None
+    return (account.authority_pair.host or None) if account else None
 
 
 def sign_in_to_tenant(

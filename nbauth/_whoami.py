@@ -150,7 +150,7 @@ def _resource(scopes: tuple[str, ...]) -> str:
 def _token_expiries(session: Session, account: Account) -> tuple[TokenExpiry, ...]:
     # The token store lists (key, expiry) pairs; never the tokens.
     out = []
-    for key, expires_on in session.token_store.expiries():
+    for key, expires_on in session.tokens.store.expiries():
         if not isinstance(key, TokenKey) or key.account != account.home_account_id or key.claims:
             continue
         out.append(TokenExpiry(_resource(tuple(key.scopes)), key.tenant or None, float(expires_on)))

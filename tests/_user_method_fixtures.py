@@ -61,20 +61,32 @@ class FakeBrowser:
     person who has not clicked yet).
     """
 
-    def __init__(self, username: str | None = None, action: str = "approve", do_nothing=False):
+    def __init__(
+        self,
+        username: str | None = None,
+        action: str = "approve",
+        do_nothing=False,
+        follow: bool = True,
+    ):
         self.username = username
         self.action = action
         self.do_nothing = do_nothing
+        self.follow = follow
+        """False: like a browser whose redirect to localhost finds nobody listening (a remote
+        kernel): the address it ends on is in `ended_on`, to paste back."""
         self.urls: list[str] = []
         self.pages: list[str] = []
         self.redirect_status: int | None = None
+        self.ended_on: str | None = None
 
     def __call__(self, url: str) -> bool:
         self.urls.append(url)
         if self.do_nothing:
             return True
         http = requests.Session()
-        page = http.get(to_loopback(url), timeout=10)
+        page = http.get(to_loopback(url), timeout=10, allow_redirects=False)
+        if page.is_redirect:  # answered at once (auto-approval)
+            return self._arrive(http, page.headers["Location"])
         self.pages.append(page.text)
         page.raise_for_status()
         forms = parse_forms(page.text)
@@ -86,13 +98,23 @@ class FakeBrowser:
                 urljoin(page.url, form["action"]),
                 data={**form["fields"], "username": chosen, "action": self.action},
                 timeout=10,
+                allow_redirects=False,
             )
+            if page.is_redirect:  # response_mode=query: the answer is in the address
+                return self._arrive(http, page.headers["Location"])
             self.pages.append(page.text)
             forms = parse_forms(page.text)
             form = forms.forms[0]
         # The auto-submitted form_post answer: post it to the app's redirect URI.
         answer = http.post(to_loopback(form["action"]), data=form["fields"], timeout=10)
         self.redirect_status = answer.status_code
+        return True
+
+    def _arrive(self, http, location: str) -> bool:
+        """The browser lands on the redirect address: the kernel's listener, if any."""
+        self.ended_on = location
+        if self.follow:
+            self.redirect_status = http.get(to_loopback(location), timeout=10).status_code
         return True
 
 

@@ -141,11 +141,11 @@ def test_logout_forgets_the_account_and_its_tokens(nbsession, admin):
     sign_in(nbsession, admin, ALICE)
     cred = nbsession.credential()
     cred.get_token(STORAGE_SCOPE)
-    assert len(nbsession.token_store) >= 1
+    assert len(nbsession.tokens.store) >= 1
 
     nbsession.logout()
 
-    assert nbsession.account is None and len(nbsession.token_store) == 0
+    assert nbsession.account is None and len(nbsession.tokens.store) == 0
     with pytest.raises(AuthenticationRequired):
         cred.get_token(STORAGE_SCOPE)
     # Signing in again needs a new device code: the refresh token went with the account.
@@ -229,7 +229,7 @@ def test_errors_output_and_logs_hold_no_issued_secret(nbsession, admin, clock, c
     texts: list[str] = []
     sign_in(nbsession, admin, ALICE)
     cred = nbsession.credential()
-    texts += [repr(cred), repr(nbsession), repr(nbsession.account), repr(nbsession.token_store)]
+    texts += [repr(cred), repr(nbsession), repr(nbsession.account), repr(nbsession.tokens.store)]
     token = cred.get_token(STORAGE_SCOPE)
     texts += [repr(token), str(token.expires_on)]
     for call in (
@@ -308,7 +308,7 @@ def test_interaction_handler_is_called_once_and_can_retry(nbsession, admin):
         sign_in(nbsession, admin, ALICE)  # what the inline re-prompt does
         return True
 
-    nbsession.interaction_handler = handler
+    nbsession.tokens.tokens.interaction_handler = handler
     token = nbsession.credential().get_token(GRAPH_SCOPE)
 
     assert calls == [(InteractionRequired, (GRAPH_SCOPE,))]
@@ -317,7 +317,7 @@ def test_interaction_handler_is_called_once_and_can_retry(nbsession, admin):
 
 def test_interaction_handler_declining_raises_the_original_error(nbsession, admin):
     calls: list[object] = []
-    nbsession.interaction_handler = lambda error, **kw: calls.append(error) or False
+    nbsession.tokens.tokens.interaction_handler = lambda error, **kw: calls.append(error) or False
     with pytest.raises(AuthenticationRequired):
         nbsession.credential().get_token(GRAPH_SCOPE)
     assert calls == []  # nobody signed in: nothing to re-prompt for
@@ -331,9 +331,9 @@ def test_interaction_handler_declining_raises_the_original_error(nbsession, admi
 def test_token_expiries_never_hold_tokens(nbsession, admin):
     sign_in(nbsession, admin, ALICE)
     token = nbsession.credential().get_token(STORAGE_SCOPE)
-    [(key, expires_on)] = nbsession.token_store.expiries()
+    [(key, expires_on)] = nbsession.tokens.store.expiries()
     assert key.scopes == (STORAGE_SCOPE,) and int(expires_on) == token.expires_on
-    assert token.token not in repr(nbsession.token_store.expiries())
+    assert token.token not in repr(nbsession.tokens.store.expiries())
 
 
 def test_login_passes_a_claims_challenge_to_the_device_code_request(nbsession, admin):

@@ -188,3 +188,18 @@ def test_state_dir_keeps_the_ca_across_runs(tmp_path):
 def test_unknown_auto_approve_user_is_refused():
     with pytest.raises(ValueError, match="not a seeded user"):
         Emulator(auto_approve="nobody@contoso.example")
+
+
+def test_a_seed_with_managed_identities_only_starts():
+    """No application to offer as ``info["service_principal"]``: managed identities have no
+    certificate nor a secret anyone may know."""
+    seed = {
+        **CUSTOM_SEED,
+        "managed_identities": [
+            {"kind": "system", "client_id": "7a7a7a7a-0000-4000-8000-000000000001",
+             "tenant": "tailspin.example"}
+        ],
+    }  # fmt: skip
+    with Emulator(seed=seed) as emu:
+        assert emu.info["service_principal"] is None
+        assert emu.info["managed_identity"]

@@ -163,3 +163,19 @@ def test_redeemed_device_code_cannot_be_used_twice(emulator, emu_admin, msal_app
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("approve", {"username": 5}),
+        ("decline", {"user_code": 7}),
+        ("revoke", {"username": ["alice@contoso.example"]}),
+        ("settings", {"auto_approve": 3}),
+    ],
+)
+def test_admin_fields_of_the_wrong_type_are_a_400_not_a_crash(emu_admin, path, body):
+    with pytest.raises(AdminCallError) as refused:
+        emu_admin.call("POST", path, body)
+    assert refused.value.status == 400
+    assert "must be a string" in refused.value.message

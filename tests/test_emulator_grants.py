@@ -141,9 +141,10 @@ def test_error_response_has_every_entra_field(emulator, emu_admin):
     body = response.json()
     assert body["error"] == "invalid_request"
     assert body["error_codes"] == [900144]
+    # Entra puts the trace lines after "\r\n" (every body quoted in Azure/azure-cli#14244).
     assert re.fullmatch(
-        r"AADSTS900144: The request body must contain the following parameter: 'grant_type'\. "
-        r"Trace ID: [0-9a-f-]{36} Correlation ID: 7d1e2f00-0000-4000-8000-00000000c0de "
+        r"AADSTS900144: The request body must contain the following parameter: 'grant_type'\.\r\n"
+        r"Trace ID: [0-9a-f-]{36}\r\nCorrelation ID: 7d1e2f00-0000-4000-8000-00000000c0de\r\n"
         r"Timestamp: \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ",
         body["error_description"],
     )

@@ -240,7 +240,7 @@ def test_a_guest_token_asked_for_by_tenant_id_is_still_accepted(signed_in, fabri
 
 def test_a_sign_in_answered_with_another_tenants_token_is_refused(nbsession, admin):
     # Fabrikam's token first, from a sign-in of its own (Alice is a guest there).
-    other = nbauth.Session(clock=nbsession.token_store.clock)
+    other = nbauth.Session(clock=nbsession.tokens.store.clock)
     try:
         sign_in(other, admin, tenant=FABRIKAM)
         fabrikam_token = other.credential().get_token(ARM_SCOPE).token

@@ -14,6 +14,8 @@ from pathlib import Path
 import grimp
 import pytest
 
+import nbauth
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -131,3 +133,14 @@ def test_every_module_is_on_a_floor():
     modules |= {p.parent.name for p in package.glob("*/__init__.py")} - {"emulator"}
     assert sorted(modules - placed) == [], "modules on no floor: add them to pyproject.toml"
     assert sorted(placed - modules) == [], "floors name modules that do not exist"
+
+
+def test_no_module_is_over_400_lines():
+    # Issue 11: a module that outgrows this has more than one job; split it by job.
+    package = Path(nbauth.__file__).parent
+    long = {
+        str(path.relative_to(package)): n
+        for path in package.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert long == {}, long

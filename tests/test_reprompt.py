@@ -76,15 +76,15 @@ def test_can_prompt_only_on_the_main_thread_of_a_shell(shell):
 def test_install_sets_the_handler_once_and_respects_a_custom_one(nbsession):
     handler = install(nbsession)
     assert isinstance(handler, InlineReprompt)
-    assert nbsession.interaction_handler is handler
+    assert nbsession.tokens.tokens.interaction_handler is handler
     assert install(nbsession) is handler
 
     def custom(error, **kwargs):
         return False
 
-    nbsession.interaction_handler = custom
+    nbsession.tokens.tokens.interaction_handler = custom
     assert install(nbsession) is None
-    assert nbsession.interaction_handler is custom
+    assert nbsession.tokens.tokens.interaction_handler is custom
 
 
 def _run_fresh(program: str) -> dict:
@@ -107,9 +107,9 @@ def test_load_ext_installs_the_reprompt_on_each_kernel_session_it_makes():
         InteractiveShell.instance().run_line_magic("load_ext", "nbauth")
         made_at_load = "nbauth._session" in sys.modules
         from nbauth._kernel import reset_session
-        first = type(nbauth.session().interaction_handler).__name__
+        first = type(nbauth.session().tokens.interaction_handler).__name__
         reset_session()
-        after_reset = type(nbauth.session().interaction_handler).__name__
+        after_reset = type(nbauth.session().tokens.interaction_handler).__name__
         print(json.dumps([made_at_load, first, after_reset]))
         """
     )
@@ -123,9 +123,9 @@ def test_load_ext_after_the_session_exists_installs_it_at_once_and_magics_alone_
         from IPython.core.interactiveshell import InteractiveShell
         import nbauth, nbauth._magics
         kernel_session = nbauth.session()
-        before = kernel_session.interaction_handler
+        before = kernel_session.tokens.tokens.interaction_handler
         InteractiveShell.instance().run_line_magic("load_ext", "nbauth")
-        print(json.dumps([before, type(kernel_session.interaction_handler).__name__]))
+        print(json.dumps([before, type(kernel_session.tokens.tokens.interaction_handler).__name__]))
         """
     )
     assert found == [None, "InlineReprompt"]
@@ -183,7 +183,7 @@ def test_other_threads_get_the_error_naming_azlogin(revoked, admin):
 
 
 def test_without_handler_the_error_is_raised(revoked, admin):
-    assert revoked.interaction_handler is None
+    assert revoked.tokens.interaction_handler is None
     with pytest.raises(AuthenticationRequired):
         revoked.credential().get_token(STORAGE_SCOPE)
     assert devicecode_requests(admin) == []

@@ -149,12 +149,12 @@ def test_failed_early_refresh_with_an_entra_error_also_keeps_the_token(warm, adm
 
 def test_logout_and_account_switch_clear_the_store(warm, nbsession, admin):
     cred, _ = warm
-    assert len(nbsession.token_store) == 1
+    assert len(nbsession.tokens.store) == 1
     sign_in(nbsession, admin, "bob@contoso.example")
-    assert len(nbsession.token_store) == 0
+    assert len(nbsession.tokens.store) == 0
     cred.get_token(STORAGE_SCOPE)
     nbsession.logout()
-    assert len(nbsession.token_store) == 0
+    assert len(nbsession.tokens.store) == 0
 
 
 # -- store-only cases, through the store's `acquire` seam -------------------------------------

@@ -87,7 +87,7 @@ class AzloginMagics(SessionMagics):
     @property
     def _reprompt(self) -> Any:
         """The session's inline re-prompt, once a session is in use."""
-        handler = getattr(self.session, "interaction_handler", None)
+        handler = self.session.tokens.interaction_handler
         return handler if isinstance(handler, InlineReprompt) else None
 
     @validate("method")

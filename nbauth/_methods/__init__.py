@@ -19,7 +19,7 @@ from .._prompt import print_notice
 from ._method import Method
 
 if TYPE_CHECKING:
-    from .._prompt import DeviceCodePrompt
+    from .._prompt import Prompt
     from .._signin import SignIn
     from ._host import SessionHost as Session
 
@@ -44,7 +44,7 @@ class SignInRequest:
     tenant: str
     client_id: str
     scopes: tuple[str, ...]
-    prompt: Callable[[DeviceCodePrompt], object]
+    prompt: Callable[[Prompt], object]
     claims: str | None = None
     """A claims challenge the sign-in must satisfy (None: none)."""
     options: Mapping[str, Any] = field(

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from .._signin import Account, SignIn, SignInReport
     from .._token_store import FreshToken, StoredToken
+    from ._paste_back import RefusedTenants
 
 __all__ = ["SessionHost", "TokenSource"]
 
@@ -41,6 +42,10 @@ class SessionHost(Protocol):
 
     last_auto_report: SignInReport | None
     """Set by the ``auto`` chain after each run (`nbauth.last_auto_report()`)."""
+    person_method: str | None
+    """How a person signs in on a remote kernel (`._paste_back.prefers_browser`)."""
+    device_code_refusals: RefusedTenants
+    """Tenants that refused the device-code flow in this kernel (`._paste_back`)."""
 
     @property
     def account(self) -> Account | None: ...

@@ -1,6 +1,6 @@
 """From a successful msal user sign-in result to the session's current account.
 
-Every msal-based user method (browser, username/password; device code has its own copy) ends
+Every msal-based user method (device code, browser, username/password) ends
 the same way: find the account msal just cached, describe it as an `Account`, and make it
 current with an `MsalAccountSource` that renews its tokens by refresh token.
 """
@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from .. import _signin
 from .._errors import AuthenticationError
 from .._jwt import client_info
-from .._methods._msal_source import MsalAccountSource
 from .._signin import Account
+from ._msal_source import MsalAccountSource
 
 if TYPE_CHECKING:
     import msal

@@ -10,14 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from .. import _arguments, _clouds
+from .. import _arguments, _clouds, _log_redaction
 from .._base_errors import ConfigurationError
 from .._prompt import print_notice, print_prompt
-from .._scopes import normalize_scopes
+from .._scopes import SignInDefaults, normalize_scopes
 from . import SignInRequest, canonical_name
 
 if TYPE_CHECKING:
-    from .._prompt import DeviceCodePrompt
+    from .._prompt import Prompt
 
 __all__ = ["build_request"]
 
@@ -25,19 +25,20 @@ __all__ = ["build_request"]
 def build_request(
     method: str,
     *,
-    tenant: str,
+    defaults: SignInDefaults,
+    tenant: str | None,
     client_id: str | None,
-    default_client_id: str,
     scopes: Iterable[str] | str | None,
     authority_host: str | None,
-    default_authority_host: str,
     cloud: _clouds.Cloud | str | Mapping[str, Any] | None,
-    prompt: Callable[[DeviceCodePrompt], object] | None,
+    prompt: Callable[[Prompt], object] | None,
     notice: Callable[[str], object] | None,
     claims: str | None,
     options: Mapping[str, Any],
 ) -> tuple[SignInRequest, _clouds.Cloud | None]:
-    """The request, and the cloud of ``cloud=`` (checked, not yet registered) if one was given."""
+    """The request (what the call leaves out from `defaults`), and the cloud of ``cloud=``
+    (checked, not yet registered) if one was given. Secret options are registered with the log
+    redaction: a password need not look like a token."""
     name = canonical_name(method)
     chosen = _login_cloud(cloud, authority_host)
     if chosen is not None:
@@ -45,7 +46,7 @@ def build_request(
     elif authority_host:
         host = _clouds.normalize_authority_host(authority_host)
     else:
-        host = default_authority_host
+        host = defaults.host()
     if prompt is not None and not callable(prompt):
         raise ConfigurationError(
             "prompt must be a function that takes a DeviceCodePrompt, or None (print it)."
@@ -55,11 +56,11 @@ def build_request(
     request = SignInRequest(
         method=name,
         authority_host=host,
-        tenant=_clouds.validate_tenant(tenant),
+        tenant=defaults.tenant_for(tenant),
         client_id=(
             _arguments.text(client_id, "client_id", "'04b07795-8ddb-461a-bbee-02f9e1bf7b46'")
             if client_id
-            else default_client_id
+            else defaults.client_id_for()
         ),
         scopes=normalize_scopes(
             scopes if scopes is not None else (chosen or _clouds.cloud_for(host)).arm_scope
@@ -69,6 +70,9 @@ def build_request(
         options=MappingProxyType(dict(options)),
         notice=notice or print_notice,
     )
+    for option, value in options.items():
+        if "secret" in option or "password" in option:
+            _log_redaction.register_secret(value)
     return request, chosen
 
 

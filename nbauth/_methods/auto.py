@@ -51,6 +51,7 @@ from .._scopes import DEFAULT_CLIENT_ID
 from .._signin import SignIn
 from . import available, declaration, resolve
 from ._method import Method
+from ._paste_back import prefers_browser
 from ._unavailable import MethodUnavailable
 
 if TYPE_CHECKING:
@@ -111,10 +112,8 @@ def _chain() -> tuple[tuple[Step, ...], tuple[Step, ...], frozenset[str]]:
 
 
 STEPS, _NAMED_ONLY, _SERVICE_METHODS = _chain()
-"""The default chain, in order; credentials azure-identity's variable may name that are not in
-it (run alone); methods whose token source is an azure-identity credential (a current account
-from one of them is reused by asking it for a token; msal accounts go through
-sign_in_silently)."""
+"""The default chain; credentials azure-identity's variable may name outside it (run alone);
+methods whose account is reused by asking its azure-identity credential for a token."""
 
 
 @dataclass(frozen=True)
@@ -275,7 +274,7 @@ def _cached(session: Session, request: SignInRequest) -> SignIn:
     if account is None:
         raise MethodUnavailable("cached", "no account is signed in in this kernel yet")
     succeeded = SignIn(method=account.method)
-    host, _, tenant = account.authority.rstrip("/").rpartition("/")
+    host, tenant = account.authority_pair
     if _same_sign_in(account, host, tenant, request) and session.peek_token(request.scopes):
         succeeded.succeed(account)
         return succeeded
@@ -334,7 +333,10 @@ def _run(step: Step, session: Session, request: SignInRequest) -> SignIn:
             step_request = dataclasses.replace(
                 step_request, client_id=os.environ["AZURE_CLIENT_ID"].strip()
             )
-    return resolve(step.name)(session, step_request)
+    if step.name == "device_code" and prefers_browser(session):
+        # The admin's setting: a person on this (remote) kernel signs in in the browser.
+        step_request = dataclasses.replace(step_request, method="browser")
+    return resolve(step_request.method)(session, step_request)
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:

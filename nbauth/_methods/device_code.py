@@ -13,7 +13,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import _signin
+from .. import _kernel_location, _signin
 from .._errors import (
     AuthenticationError,
     SignInDeclined,
@@ -24,7 +24,7 @@ from .._errors import (
 )
 from .._prompt import DeviceCodePrompt
 from .._signin import SignIn
-from . import _msal_account
+from . import _msal_account, _paste_back
 from ._method import AutoPlace, Method
 
 if TYPE_CHECKING:
@@ -44,11 +44,24 @@ _MAX_CONSECUTIVE_NETWORK_ERRORS = 3
 _RETRIABLE = ("authorization_pending", "slow_down")
 # msal's default throttle after an HTTP 5xx without Retry-After (throttled_http_client.py).
 _SERVER_ERROR_PAUSE_S = 5
+REFUSED_NOW = (
+    "This organization does not allow signing in with a device code (Conditional Access, "
+    "AADSTS53003): sign in in your browser instead."
+)
+REFUSED_BEFORE = (
+    "This organization refused device code sign-in earlier in this kernel (Conditional "
+    "Access): sign in in your browser instead."
+)
 
 
 def start(session: Session, request: SignInRequest) -> SignIn:
-    """Request a device code, show the prompt, start polling; return the pending SignIn."""
+    """Request a device code, show the prompt, start polling; return the pending SignIn.
+
+    A tenant that refused device code earlier in this kernel gets the browser at once."""
     import requests  # Lazy load
+
+    if request.tenant in session.device_code_refusals:
+        return _in_the_browser(session, request, REFUSED_BEFORE).signin
 
     from .._http import network_error
 
@@ -98,6 +111,19 @@ def start(session: Session, request: SignInRequest) -> SignIn:
         lambda s: _poll(s, session, app, flow, request), name="nbauth-device-code-poller"
     )
     return signin
+
+
+def _in_the_browser(
+    session: Session, request: SignInRequest, reason: str, signin: SignIn | None = None
+) -> _paste_back.PasteBack:
+    """The paste-back browser sign-in instead (see `._paste_back`); with `signin`, it goes on
+    with that pending sign-in, else it is a new one whose worker is started here."""
+    local = _kernel_location.detect().local
+    paste = _paste_back.begin(session, request, listen=local, reason=reason, signin=signin)
+    new = paste.show()
+    if signin is None:
+        new.start_worker(paste.wait_for_answer, name="nbauth-browser-sign-in")
+    return paste
 
 
 def _prompt_of(flow: dict[str, Any]) -> DeviceCodePrompt | None:
@@ -174,6 +200,16 @@ def _poll(
         if result.get("error") in _RETRIABLE:
             cancelled.wait(flow["interval"])
             continue
+        if _paste_back.refused_device_code(result):
+            # Conditional Access blocks this flow: go on in the browser, in the same card.
+            session.device_code_refusals.add(request.tenant)
+            try:
+                paste = _in_the_browser(session, request, REFUSED_NOW, signin)
+            except AuthenticationError as exc:
+                signin.fail(_signin.FAILED, exc)
+                return
+            paste.wait_for_answer(signin)
+            return
         error = from_msal_result(result)
         if isinstance(error, SignInDeclined):
             status = _signin.DECLINED

@@ -26,7 +26,7 @@ from .._signin import CANCELLED, SUCCEEDED
 from .._subscriptions import tenant_names
 
 if TYPE_CHECKING:
-    from .._prompt import DeviceCodePrompt
+    from .._prompt import Prompt
     from .._session import Session
     from .._signin import Account, SignIn
 
@@ -108,7 +108,7 @@ class InlineSignIn:
 
     def start(
         self,
-        login: Callable[[Callable[[DeviceCodePrompt], object]], SignIn],
+        login: Callable[[Callable[[Prompt], object]], SignIn],
         *,
         reason: str = "",
         account_hint: str | None = None,
@@ -121,7 +121,7 @@ class InlineSignIn:
         signin.add_done_callback(self._finished)
         return signin
 
-    def _show_prompt(self, prompt: DeviceCodePrompt) -> None:
+    def _show_prompt(self, prompt: Prompt) -> None:
         from .device_code_card import DeviceCodeCard  # Lazy load: anywidget
 
         self.card = DeviceCodeCard(

@@ -36,7 +36,7 @@ from .text import (
 
 if TYPE_CHECKING:
     from .._base_errors import NbauthError
-    from .._prompt import DeviceCodePrompt
+    from .._prompt import Prompt
     from .._session import Session
     from .._signin import Account, SignIn
 
@@ -164,7 +164,7 @@ class SignInDisplay:
         else:
             self._notes.append(text)
 
-    def prompt(self, prompt: DeviceCodePrompt) -> None:
+    def prompt(self, prompt: Prompt) -> None:
         """The `prompt` callback for `Session.login`: build and show the card (or text)."""
         if self.widgets:
             from .device_code_card import DeviceCodeCard  # Lazy load: anywidget

@@ -7,7 +7,7 @@ appears in that cell's output and the call waits for the person to sign in, then
 Anywhere else (a worker thread, a script without IPython) waiting for a person would hang, so the
 authentication-required error naming ``%azlogin`` is raised as before.
 
-`InlineReprompt` is the session's ``interaction_handler``: the session calls it with the error
+`InlineReprompt` is the session's ``interaction_handler`` (`Session.tokens`): the session calls it with the error
 and the request, and retries once if it returns True. ``%load_ext nbauth`` installs it on the
 kernel's session (`install`, through `nbauth._kernel_setup`); the magics keep its ``ui`` in step
 with their own.
@@ -40,7 +40,7 @@ def _reason(error: BaseException) -> str:
 
 
 class InlineReprompt:
-    """A ``Session.interaction_handler`` that shows the card inline and waits (see module doc)."""
+    """A ``Session.tokens.interaction_handler`` that shows the card inline and waits (see module doc)."""
 
     def __init__(self, session: Session, *, ui: str = "auto") -> None:
         # The session holds its handler; a weak reference back avoids a cycle through it.
@@ -76,7 +76,7 @@ class InlineReprompt:
         if not self._busy.acquire(blocking=False):
             return False  # an SDK retry inside the re-prompt must not stack a second card
         try:
-            authority_host, _slash, tenant = account.authority.rpartition("/")
+            authority_host, tenant = account.authority_pair
             login_kwargs: dict[str, Any] = {
                 "method": "device_code",
                 "tenant": tenant_id or tenant or None,
@@ -102,9 +102,9 @@ class InlineReprompt:
 def install(session: Session, *, ui: str = "auto") -> InlineReprompt | None:
     """Give `session` the inline re-prompt, unless it already has a handler (then returns that
     handler if it is an inline re-prompt, else None: a custom handler stays)."""
-    current = session.interaction_handler
+    current = session.tokens.interaction_handler
     if current is not None:
         return current if isinstance(current, InlineReprompt) else None
     handler = InlineReprompt(session, ui=ui)
-    session.interaction_handler = handler
+    session.tokens.interaction_handler = handler
     return handler

@@ -25,6 +25,11 @@ Sign-ins are approved on the page at ``info["device_login_url"]``, automatically
 with passwords, subscriptions, a service principal) is described in ``nbauth.emulator._seed``;
 replace it with ``seed=``.
 
+A tenant can refuse the device-code flow the way Conditional Access does (AADSTS53003):
+``block_device_code=True`` or a list of tenants, as a seed key, an ``Emulator`` argument, a
+setting (``EmulatorAdmin.settings(block_device_code=...)``) or ``nbauth-emulator
+--block-device-code [TENANT ...]`` (``NBAUTH_EMULATOR_BLOCK_DEVICE_CODE=1`` or ``=tenant,...``).
+
 Managed identity and workload identity have stand-ins too: an App Service style endpoint
 (``info["managed_identity"]``: ``IDENTITY_ENDPOINT`` / ``IDENTITY_HEADER`` in its ``env``) and an
 IMDS style one, and a workload issuer whose token for the seed's federated credential is written

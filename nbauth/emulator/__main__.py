@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+from types import FrameType
+from typing import Any
 
 from ._emulator import Emulator
 from ._seed import SeedError
+
+BLOCK_DEVICE_CODE_ENV = "NBAUTH_EMULATOR_BLOCK_DEVICE_CODE"
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +39,14 @@ def _parser() -> argparse.ArgumentParser:
         help="seconds before an auto-approval (default 1)",
     )
     p.add_argument(
+        "--block-device-code",
+        metavar="TENANT",
+        nargs="*",
+        help="Conditional Access refuses the device-code flow (AADSTS53003) in every tenant, or "
+        f"in these tenant ids / domains (default: the seed's choice; also {BLOCK_DEVICE_CODE_ENV}"
+        "=1 or =tenant,tenant)",
+    )
+    p.add_argument(
         "--ready-file", metavar="PATH", help="write the connection info here (JSON) once listening"
     )
     p.add_argument(
@@ -53,7 +67,19 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _summary(info: dict) -> str:
+def _block_device_code(flag: list[str] | None) -> bool | list[str] | None:
+    """The flag (no tenant: all of them), else the environment variable, else None (the seed)."""
+    if flag is not None:
+        return flag or True
+    value = os.environ.get(BLOCK_DEVICE_CODE_ENV)
+    if value is None:
+        return None
+    if value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def _summary(info: dict[str, Any]) -> str:
     lines = [
         "nbauth emulator running (Ctrl+C to stop)",
         f"  identity platform  {info['authority_host']}",
@@ -65,8 +91,12 @@ def _summary(info: dict) -> str:
         "  users              " + ", ".join(info["users"]),
         "  tenants            "
         + ", ".join(f"{t['domain']} ({t['tenant_id']})" for t in info["tenants"]),
-        "Point a new process at it with these variables:",
     ]
+    blocked = info.get("block_device_code")
+    if blocked:
+        where = "every tenant" if blocked is True else ", ".join(blocked)
+        lines.append(f"  device code        blocked by Conditional Access in {where}")
+    lines.append("Point a new process at it with these variables:")
     lines += [f"  export {k}={v}" for k, v in info["env"].items()]
     return "\n".join(lines)
 
@@ -75,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     stop = threading.Event()
 
-    def on_signal(signum, frame):  # noqa: ARG001 - signal handler signature
+    def on_signal(signum: int, frame: FrameType | None) -> None:  # noqa: ARG001 - handler signature
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
@@ -89,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             arm_port=args.arm_port,
             http_port=args.http_port,
+            block_device_code=_block_device_code(args.block_device_code),
         )
         emulator.start()
     except (SeedError, ValueError, OSError, RuntimeError) as exc:

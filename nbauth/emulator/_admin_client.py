@@ -29,7 +29,7 @@ class EmulatorAdmin:
     def __repr__(self) -> str:
         return f"EmulatorAdmin({self.admin_url!r})"
 
-    def call(self, method: str, path: str, body: dict | None = None) -> Any:
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         # Python's JSON, not requests' strict one: a fault may patch NaN or Infinity into an
         # answer, as a broken server might send them (Python's and msal's parsers accept them).
         response = self._session.request(
@@ -47,23 +47,47 @@ class EmulatorAdmin:
             raise AdminCallError(response.status_code, message)
         return response.json()
 
-    def approve(self, username: str, user_code: str | None = None) -> dict:
+    def _object(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        answer = self.call(method, path, body)
+        if not isinstance(answer, dict):
+            raise AdminCallError(200, f"expected a JSON object from {path}, got {answer!r:.80}")
+        return answer
+
+    def _objects(self, path: str) -> list[dict[str, Any]]:
+        answer = self.call("GET", path)
+        if not isinstance(answer, list) or not all(isinstance(a, dict) for a in answer):
+            raise AdminCallError(200, f"expected a list of JSON objects from {path}")
+        return answer
+
+    def approve(self, username: str, user_code: str | None = None) -> dict[str, Any]:
         """Approve a pending device code (the newest one when ``user_code`` is None)."""
-        return self.call("POST", "approve", _drop_none(username=username, user_code=user_code))
+        return self._object("POST", "approve", _drop_none(username=username, user_code=user_code))
 
-    def decline(self, user_code: str | None = None) -> dict:
-        return self.call("POST", "decline", _drop_none(user_code=user_code))
+    def decline(self, user_code: str | None = None) -> dict[str, Any]:
+        return self._object("POST", "decline", _drop_none(user_code=user_code))
 
-    def expire(self, user_code: str | None = None) -> dict:
-        return self.call("POST", "expire", _drop_none(user_code=user_code))
+    def expire(self, user_code: str | None = None) -> dict[str, Any]:
+        return self._object("POST", "expire", _drop_none(user_code=user_code))
 
-    def revoke(self, username: str) -> dict:
+    def revoke(self, username: str) -> dict[str, Any]:
         """Invalidate the user's refresh tokens (the next refresh fails with AADSTS50173)."""
-        return self.call("POST", "revoke", {"username": username})
+        return self._object("POST", "revoke", {"username": username})
 
-    def settings(self, **changes: Any) -> dict:
-        """Update settings (``device_code_interval_s=1`` ...) and return all of them."""
-        return self.call("POST", "settings", changes) if changes else self.call("GET", "settings")
+    def settings(self, **changes: Any) -> dict[str, Any]:
+        """Update settings (``device_code_interval_s=1`` ...) and return all of them.
+
+        ``block_device_code=True`` (or a list of tenant ids / domains): Conditional Access
+        refuses the device-code flow there with AADSTS53003; ``False`` lifts it.
+        """
+        if not changes:
+            return self._object("GET", "settings")
+        return self._object("POST", "settings", changes)
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        """Move the emulator's clock ahead: codes and refresh tokens expire as if time passed
+        (``reset()`` moves it back). Tokens it signs keep real time. Returns all settings."""
+        offset = self._object("GET", "settings")["clock_offset_s"]
+        return self._object("POST", "settings", {"clock_offset_s": offset + seconds})
 
     def fault(
         self,
@@ -75,10 +99,10 @@ class EmulatorAdmin:
         count: int = 1,
         *,
         headers: dict[str, str] | None = None,
-        patch: dict | None = None,
+        patch: dict[str, Any] | None = None,
         content_type: str | None = None,
         body_bytes: int | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """Make the next ``count`` calls of ``endpoint`` fail (token, devicecode, discovery, jwks, userrealm, arm).
 
         ``headers``: extra response headers (``Retry-After``, ``WWW-Authenticate``);
@@ -98,27 +122,27 @@ class EmulatorAdmin:
         )
         if drop:
             spec["drop"] = True
-        return self.call("POST", "faults", spec)
+        return self._object("POST", "faults", spec)
 
-    def requests(self) -> list[dict]:
-        return self.call("GET", "requests")
+    def requests(self) -> list[dict[str, Any]]:
+        return self._objects("requests")
 
     def clear_requests(self) -> None:
         self.call("DELETE", "requests")
 
-    def issued(self) -> dict:
+    def issued(self) -> dict[str, Any]:
         """Every secret the emulator issued or knows, to search outputs for leaks."""
-        return self.call("GET", "issued")
+        return self._object("GET", "issued")
 
-    def pending(self) -> list[dict]:
-        return self.call("GET", "pending")
+    def pending(self) -> list[dict[str, Any]]:
+        return self._objects("pending")
 
-    def reset(self) -> dict:
-        return self.call("POST", "reset")
+    def reset(self) -> dict[str, Any]:
+        return self._object("POST", "reset")
 
-    def directory(self) -> dict:
-        return self.call("GET", "directory")
+    def directory(self) -> dict[str, Any]:
+        return self._object("GET", "directory")
 
 
-def _drop_none(**kwargs: Any) -> dict:
+def _drop_none(**kwargs: Any) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if v is not None}

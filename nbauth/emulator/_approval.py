@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from ._conditional_access import blocks_device_code
 from ._context import EmulatorContext
 from ._seed import User
 from ._state import AdminError, DeviceCode
@@ -28,8 +27,16 @@ def approve(ctx: EmulatorContext, username: str, user_code: str | None = None) -
                 f"{tenant.display_name if tenant else code.tenant_id}; pick another user.",
                 403,
             )
-        code.status, code.username = "approved", user.username
+        # The person signed in; Conditional Access then judges the tenant the token is for.
+        tenant_id = code.tenant_id or user.home_tenant_id
+        blocked = device_code_blocked(ctx, tenant_id)
+        code.status, code.username = ("blocked" if blocked else "approved"), user.username
         return code
+
+
+def device_code_blocked(ctx: EmulatorContext, tenant_id: str) -> bool:
+    setting = ctx.state.get_settings()["block_device_code"]
+    return blocks_device_code(setting, ctx.directory, tenant_id)
 
 
 def decline(ctx: EmulatorContext, user_code: str | None = None) -> DeviceCode:
@@ -42,5 +49,5 @@ def decline(ctx: EmulatorContext, user_code: str | None = None) -> DeviceCode:
 def expire(ctx: EmulatorContext, user_code: str | None = None) -> DeviceCode:
     with ctx.state.lock:
         code = ctx.state.find_user_code(user_code)
-        code.expires_at = time.time()
+        code.expires_at = ctx.state.now()
         return code

@@ -8,6 +8,8 @@ ARM and an ``api-version`` query parameter, as ARM does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import jwt
 from starlette.applications import Starlette
@@ -19,6 +21,9 @@ from ._context import EmulatorContext
 from ._errors import arm_error
 from ._seed import Subscription
 from ._tokens import ARM_AUDIENCES
+
+Claims = dict[str, Any]
+Handler = Callable[[Request, Claims], Response]
 
 
 def build_arm_app(ctx: EmulatorContext) -> Starlette:
@@ -32,7 +37,7 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
         )
         return arm_error(code, message, 401, headers={"WWW-Authenticate": header})
 
-    def authenticate(request: Request) -> dict | Response:
+    def authenticate(request: Request) -> dict[str, Any] | Response:
         header = request.headers.get("authorization", "")
         if not header:
             return challenge(
@@ -60,7 +65,7 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
         except jwt.PyJWTError:
             return challenge("InvalidAuthenticationToken", "The access token is invalid.")
 
-    def caller(claims: dict) -> tuple[set[str], callable]:
+    def caller(claims: Claims) -> tuple[set[str], Callable[[Subscription], bool]]:
         """The caller's tenants (home + guest) and a test for 'may see this subscription'."""
         if claims.get("idtyp") == "app":
             sp = directory.service_principal(claims.get("appid", "").lower())
@@ -70,7 +75,7 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
         tenants = set(user.oids) if user else set()
         return tenants, lambda s: user is not None and user.username.lower() in s.users
 
-    def subscription_json(s: Subscription) -> dict:
+    def subscription_json(s: Subscription) -> dict[str, Any]:
         return {
             "id": f"/subscriptions/{s.subscription_id}",
             "authorizationSource": "RoleBased",
@@ -87,7 +92,7 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
             },
         }
 
-    def guarded(handler):
+    def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             claims = authenticate(request)
             if isinstance(claims, Response):
@@ -109,11 +114,11 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
 
         return endpoint
 
-    def visible(claims: dict) -> list[Subscription]:
+    def visible(claims: dict[str, Any]) -> list[Subscription]:
         _, may_see = caller(claims)
         return [s for s in directory.subscriptions if s.tenant_id == claims["tid"] and may_see(s)]
 
-    def find(claims: dict, subscription_id: str) -> Subscription | Response:
+    def find(claims: dict[str, Any], subscription_id: str) -> Subscription | Response:
         wanted = subscription_id.lower()
         for s in visible(claims):
             if s.subscription_id == wanted:
@@ -122,7 +127,7 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
             "SubscriptionNotFound", f"The subscription '{subscription_id}' could not be found.", 404
         )
 
-    def tenants(request: Request, claims: dict) -> Response:
+    def tenants(request: Request, claims: dict[str, Any]) -> Response:
         tenant_ids, _ = caller(claims)
         value = [
             {
@@ -140,7 +145,7 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
         ]
         return JSONResponse({"value": value})
 
-    def subscriptions(request: Request, claims: dict) -> Response:
+    def subscriptions(request: Request, claims: dict[str, Any]) -> Response:
         return JSONResponse(
             {
                 "count": {"type": "Total", "value": len(visible(claims))},
@@ -148,11 +153,11 @@ def build_arm_app(ctx: EmulatorContext) -> Starlette:
             }
         )
 
-    def subscription(request: Request, claims: dict) -> Response:
+    def subscription(request: Request, claims: dict[str, Any]) -> Response:
         found = find(claims, request.path_params["subscription_id"])
         return found if isinstance(found, Response) else JSONResponse(subscription_json(found))
 
-    def resource_groups(request: Request, claims: dict) -> Response:
+    def resource_groups(request: Request, claims: dict[str, Any]) -> Response:
         found = find(claims, request.path_params["subscription_id"])
         if isinstance(found, Response):
             return found

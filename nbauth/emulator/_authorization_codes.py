@@ -11,13 +11,13 @@ import base64
 import hashlib
 import secrets
 import threading
-import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
 from ._authorize_request import AuthorizationRequest
-from ._context import EmulatorContext
+from ._context import EmulatorContext, Form
 from ._errors import EntraFailure, missing_parameter
 from ._grants import TokenGrants
 from ._seed import Tenant, User
@@ -62,12 +62,10 @@ class AuthorizationCodes:
                 nonce=auth.nonce,
                 challenge=auth.challenge,
                 challenge_method=auth.challenge_method,
-                expires_at=time.time() + CODE_LIFETIME_S,
+                expires_at=self.ctx.state.now() + CODE_LIFETIME_S,
             )
-        state = self.ctx.state
-        with state.lock:
-            # Counted with the other secrets, so tests can check none of them leaks.
-            state.issued.setdefault("authorization_codes", []).append(code)
+        # Counted with the other secrets, so tests can check none of them leaks.
+        self.ctx.state.record_issued("authorization_codes", code)
         return code
 
     def forget_expired(self, now: float) -> None:
@@ -75,7 +73,9 @@ class AuthorizationCodes:
             for key in [k for k, v in self._codes.items() if now >= v.expires_at]:
                 del self._codes[key]
 
-    def authorization_code_grant(self, form, segment: str, tenant: Tenant | None) -> dict:
+    def authorization_code_grant(
+        self, form: Form, segment: str, tenant: Tenant | None
+    ) -> dict[str, Any]:
         client_id = str(form["client_id"]).lower()
         self.grants.require_public_client(client_id, segment, tenant)
         value = form.get("code")
@@ -94,7 +94,8 @@ class AuthorizationCodes:
                     "OAuth2 Authorization code was already redeemed, please retry with a new "
                     "valid code or use an existing refresh token.",
                 )
-            if time.time() >= code.expires_at:
+            if self.ctx.state.now() >= code.expires_at:
+                # Entra's answer to a code redeemed too late (quoted in snok/django-auth-adfs#245).
                 raise EntraFailure(
                     70008,
                     "invalid_grant",

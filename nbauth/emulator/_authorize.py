@@ -4,6 +4,8 @@
 shows a page to pick a seeded user (Approve / Decline). The answer goes back to the app's
 ``redirect_uri`` the way ``response_mode`` asks: ``query`` / ``fragment`` (a 302) or
 ``form_post`` (a page that posts a form to it, which is what msal's local listener requires).
+A query answer (``?code=...&state=...&session_state=...``, or ``?error=...&error_description=...
+&error_uri=...&state=...``) is an address a person can copy from the browser and paste back.
 The code it carries is redeemed at the token endpoint (``_authorization_codes``).
 
 Ways to finish without a person, for tests and demos:
@@ -21,7 +23,7 @@ from __future__ import annotations
 import html
 import secrets
 import threading
-import time
+import uuid
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -30,7 +32,8 @@ from starlette.routing import Route
 
 from ._authorization_codes import AuthorizationCodes
 from ._authorize_request import AuthorizationRequest, PageError, Redirected, validate_request
-from ._context import EmulatorContext
+from ._context import EmulatorContext, read_form
+from ._errors import described
 from ._grants import TokenGrants
 from ._pages import page
 from ._seed import User
@@ -66,7 +69,7 @@ class AuthorizeFlow:
         except PageError as err:
             return _error_page(err)
         except Redirected as redirected:
-            return _redirect_error(
+            return self._redirect_error(
                 redirected.auth, redirected.error, redirected.code, redirected.message
             )
         params = request.query_params
@@ -79,7 +82,7 @@ class AuthorizeFlow:
         if params.get("prompt") == "none":
             user = self.ctx.directory.user(hint) if hint else None
             if user is None or not self._eligible(user, auth):
-                return _redirect_error(
+                return self._redirect_error(
                     auth,
                     "login_required",
                     50058,
@@ -87,7 +90,7 @@ class AuthorizeFlow:
                 )
             return self._answer(auth, user)
         request_id = secrets.token_urlsafe(24)
-        now = time.time()
+        now = self.ctx.state.now()
         self.codes.forget_expired(now)
         with self._lock:
             self._forget_stale(now)
@@ -95,10 +98,10 @@ class AuthorizeFlow:
         return _picker_page(self.ctx, auth, request_id)
 
     async def _post(self, request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         with self._lock:
             auth = self._pending.pop(str(form.get("request", "")), None)
-        if auth is None or time.time() - auth.created > PENDING_LIFETIME_S:
+        if auth is None or self.ctx.state.now() - auth.created > PENDING_LIFETIME_S:
             return _error_page(
                 PageError(
                     90014,
@@ -108,12 +111,12 @@ class AuthorizeFlow:
                 status=400,
             )
         if form.get("action") == "decline":
-            return _redirect_error(
+            return self._redirect_error(
                 auth, "access_denied", 65004, "User declined to consent to access the app."
             )
         user = self.ctx.directory.user(str(form.get("username", "")))
         if user is None or not self._eligible(user, auth):
-            return _redirect_error(
+            return self._redirect_error(
                 auth,
                 "access_denied",
                 50020,
@@ -125,7 +128,24 @@ class AuthorizeFlow:
         return auth.tenant is None or auth.tenant.tenant_id in user.oids
 
     def _answer(self, auth: AuthorizationRequest, user: User) -> Response:
-        return _respond(auth, {"code": self.codes.issue(auth, user)})
+        # Entra adds the person's browser session id, which an app passes on unread.
+        code = self.codes.issue(auth, user)
+        return _respond(auth, {"code": code, "session_state": str(uuid.uuid4())})
+
+    def _redirect_error(
+        self, auth: AuthorizationRequest, error: str, code: int, message: str
+    ) -> Response:
+        """An error sent back to the app, with the fields Entra puts in the address
+        (MicrosoftDocs/azure-docs#114009): description with trace lines, error_uri, state."""
+        fields = described(code, message, str(uuid.uuid4()), self.ctx.authority_host)
+        return _respond(
+            auth,
+            {
+                "error": error,
+                "error_description": fields["error_description"],
+                "error_uri": fields["error_uri"],
+            },
+        )
 
     def _forget_stale(self, now: float) -> None:
         for key in [k for k, v in self._pending.items() if now - v.created > PENDING_LIFETIME_S]:
@@ -149,10 +169,6 @@ def _respond(auth: AuthorizationRequest, fields: dict[str, str]) -> Response:
         )
     separator = "#" if auth.response_mode == "fragment" else "?"
     return RedirectResponse(auth.redirect_uri + separator + urlencode(fields), status_code=302)
-
-
-def _redirect_error(auth: AuthorizationRequest, error: str, code: int, message: str) -> Response:
-    return _respond(auth, {"error": error, "error_description": f"AADSTS{code}: {message}"})
 
 
 def _error_page(err: PageError, status: int = 400) -> HTMLResponse:

@@ -8,7 +8,7 @@ on the page itself (``PageError``), never redirected; after, it goes back to the
 
 from __future__ import annotations
 
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
@@ -55,7 +55,9 @@ class Redirected(Exception):
         self.auth, self.error, self.code, self.message = auth, error, code, message
 
 
-def validate_request(grants: TokenGrants, segment: str, params) -> AuthorizationRequest:
+def validate_request(
+    grants: TokenGrants, segment: str, params: Mapping[str, str]
+) -> AuthorizationRequest:
     client_id = (params.get("client_id") or "").lower()
     if not client_id:
         raise PageError(
@@ -92,7 +94,7 @@ def validate_request(grants: TokenGrants, segment: str, params) -> Authorization
         challenge_method="plain",
         response_mode=response_mode if response_mode in RESPONSE_MODES else "query",
         login_hint=None,
-        created=time.time(),
+        created=grants.state.now(),
     )
     if response_mode not in RESPONSE_MODES:
         raise Redirected(

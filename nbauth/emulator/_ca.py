@@ -16,6 +16,7 @@ from pathlib import Path
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 CA_CERT = "ca.pem"
 CA_KEY = "ca-key.pem"
@@ -26,7 +27,7 @@ class Certificate:
     """A certificate registered for a service principal: what the token endpoint checks."""
 
     path: Path  # PEM: private key followed by the certificate
-    public_key: object
+    public_key: RSAPublicKey
     sha1_thumbprint: bytes
     sha256_thumbprint: bytes
 
@@ -98,9 +99,11 @@ def issue_client_certificate(ca: trustme.CA, path: Path, name: str) -> Certifica
     _write(path, leaf.private_key_pem.bytes() + cert_pem, private=True)
     cert = x509.load_pem_x509_certificate(cert_pem)
     der = cert.public_bytes(serialization.Encoding.DER)
+    public_key = cert.public_key()
+    assert isinstance(public_key, RSAPublicKey)  # asked of trustme above
     return Certificate(
         path=path,
-        public_key=cert.public_key(),
+        public_key=public_key,
         sha1_thumbprint=hashlib.sha1(der).digest(),  # noqa: S324 - x5t is SHA-1 by definition
         sha256_thumbprint=hashlib.sha256(der).digest(),
     )

@@ -15,7 +15,7 @@ from urllib.parse import unquote_plus
 import jwt
 from starlette.requests import Request
 
-from ._context import EmulatorContext
+from ._context import EmulatorContext, Form
 from ._errors import EntraFailure, bad_assertion_signature
 from ._federation import verify_federated_assertion
 from ._seed import ServicePrincipal
@@ -32,7 +32,9 @@ def missing_client_credentials() -> EntraFailure:
     )
 
 
-def authenticate_client(ctx: EmulatorContext, form, request: Request, sp: ServicePrincipal) -> bool:
+def authenticate_client(
+    ctx: EmulatorContext, form: Form, request: Request, sp: ServicePrincipal
+) -> bool:
     """True when the client proved itself with a certificate, False for a secret."""
     secret = form.get("client_secret") or _basic_auth_secret(request, sp.client_id)
     assertion = form.get("client_assertion")

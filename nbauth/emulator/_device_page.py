@@ -12,9 +12,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from . import _approval
-from ._context import EmulatorContext
+from ._conditional_access import refusal_page
+from ._context import EmulatorContext, read_form
 from ._pages import page
-from ._state import AdminError
+from ._state import AdminError, DeviceCode
 
 e = html.escape
 
@@ -35,7 +36,7 @@ def _code_form(error: str = "", code: str = "") -> str:
 def device_page_routes(ctx: EmulatorContext) -> list[Route]:
     directory = ctx.directory
 
-    def lookup(user_code: str):
+    def lookup(user_code: str) -> tuple[DeviceCode | None, str]:
         try:
             return ctx.state.find_user_code(user_code), ""
         except AdminError as exc:
@@ -55,7 +56,7 @@ def device_page_routes(ctx: EmulatorContext) -> list[Route]:
         return page("Enter code", _code_form(code=request.query_params.get("otc", "")))
 
     async def submit_code(request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         user_code = str(form.get("otc", "")).strip()
         if not user_code:
             return page("Enter code", _code_form("Enter the code shown by your app."), 400)
@@ -88,7 +89,7 @@ def device_page_routes(ctx: EmulatorContext) -> list[Route]:
         )
 
     async def confirm(request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         user_code = str(form.get("otc", ""))
         action = form.get("action")
         code, error = lookup(user_code)
@@ -107,6 +108,8 @@ def device_page_routes(ctx: EmulatorContext) -> list[Route]:
             approved = _approval.approve(ctx, str(form.get("username", "")), user_code)
         except AdminError as exc:
             return page("Enter code", _code_form(str(exc), user_code), 400)
+        if approved.status == "blocked":
+            return refusal_page(app, approved.client_id)
         user = directory.user(approved.username or "")
         return page(
             "Signed in",

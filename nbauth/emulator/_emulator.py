@@ -10,12 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from . import _federation, _identity, _managed_identity
 from ._admin import admin_routes
 from ._admin_client import EmulatorAdmin
 from ._arm import build_arm_app
-from ._ca import issue_client_certificate, load_or_create_ca, write_certificate_files
+from ._ca import (
+    CertificateFiles,
+    issue_client_certificate,
+    load_or_create_ca,
+    write_certificate_files,
+)
+from ._conditional_access import setting_problem
 from ._context import EmulatorContext
 from ._device_page import device_page_routes
 from ._federation import federation_routes
@@ -40,16 +47,24 @@ class Emulator:
 
     def __init__(
         self,
-        seed: None | dict | str | os.PathLike = None,
+        seed: None | dict[str, Any] | str | os.PathLike[str] = None,
         auto_approve: str | None = None,
         auto_approve_delay_s: float = 1.0,
-        state_dir: str | os.PathLike | None = None,
+        state_dir: str | os.PathLike[str] | None = None,
         *,
         port: int = 0,
         arm_port: int = 0,
         http_port: int = 0,
+        block_device_code: bool | list[str] | None = None,
     ) -> None:
+        """``block_device_code``: Conditional Access refuses the device-code flow in every tenant
+        (true) or in these (tenant ids or domains); None keeps the seed's choice."""
         self._directory = load_seed(seed)
+        if block_device_code is not None:
+            problem = setting_problem(block_device_code, self._directory)
+            if problem:
+                raise ValueError(problem)
+            self._directory.block_device_code = block_device_code
         if auto_approve is not None and self._directory.user(auto_approve) is None:
             known = ", ".join(u.username for u in self._directory.users)
             raise ValueError(
@@ -59,11 +74,11 @@ class Emulator:
         self._auto_approve_delay_s = float(auto_approve_delay_s)
         self._state_dir_arg = Path(state_dir) if state_dir is not None else None
         self._ports = (port, arm_port, http_port)
-        self._no_imds = None  # _managed_identity.NoImds while running
+        self._no_imds: _managed_identity.NoImds | None = None  # while running
         self._state_dir: Path | None = None
-        self._server = None
+        self._server: ServerThread | None = None
         self._info: dict[str, Any] | None = None
-        self._context = None
+        self._context: EmulatorContext | None = None
 
     @property
     def info(self) -> dict[str, Any]:
@@ -100,6 +115,7 @@ class Emulator:
                 {
                     "auto_approve": self._auto_approve,
                     "auto_approve_delay_s": self._auto_approve_delay_s,
+                    "block_device_code": self._directory.block_device_code,
                 }
             )
             # Known secrets count as issued: tests search outputs for every one of them.
@@ -150,9 +166,12 @@ class Emulator:
         self._info["key_vault"] = key_vault_info(ctx, vault_url)
         return self
 
-    def _build_info(self, ctx, files, http_base: str) -> dict[str, Any]:
+    def _build_info(
+        self, ctx: EmulatorContext, files: CertificateFiles, http_base: str
+    ) -> dict[str, Any]:
         d = self._directory
-        sp = d.service_principals[0] if d.service_principals else None
+        # Managed identities have no certificate (nor a secret anyone knows): not offered here.
+        sp = next((s for s in d.service_principals if not s.is_managed_identity), None)
         bundle, ca_cert = str(files.ca_bundle), str(files.ca_cert)
         return {
             "authority_host": ctx.authority_host,
@@ -175,10 +194,11 @@ class Emulator:
                     "client_secret": sp.client_secret,
                     "certificate_path": str(sp.certificate.path),
                 }
-                if sp
+                if sp and sp.certificate  # registered for every application at start
                 else None
             ),
             "public_client_ids": list(d.public_clients),
+            "block_device_code": d.block_device_code,
             # A cloud description: nbauth.login(cloud=info["cloud"]) or NBAUTH_CLOUD=<ready file>.
             "cloud": {
                 "name": "nbauth-emulator",
@@ -202,7 +222,7 @@ class Emulator:
             "pid": os.getpid(),
         }
 
-    def write_ready_file(self, path: str | os.PathLike) -> None:
+    def write_ready_file(self, path: str | os.PathLike[str]) -> None:
         """Write ``info`` as JSON atomically, so a watcher never reads half a file."""
         path = Path(path)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -240,7 +260,7 @@ class Emulator:
         return f"<nbauth Emulator {where}>"
 
 
-def _build_apps(ctx, mi_header: str) -> dict[str, Any]:
+def _build_apps(ctx: EmulatorContext, mi_header: str) -> dict[str, ASGIApp]:
     arm = build_arm_app(ctx)
     return {
         "identity": TrafficMiddleware(

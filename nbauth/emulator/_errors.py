@@ -19,14 +19,23 @@ class EntraFailure(Exception):
     """
 
     def __init__(
-        self, code: int, error: str, message: str, status: int = 400, **extra: object
+        self,
+        code: int,
+        error: str,
+        message: str,
+        status: int = 400,
+        suberror: str | None = None,
+        **extra: object,
     ) -> None:
         super().__init__(message)
         self.code, self.error, self.message, self.status = code, error, message, status
+        self.suberror = suberror
         self.extra = extra
 
     def response(self, request: Request) -> Response:
-        return entra_error(request, self.code, self.error, self.message, self.status, **self.extra)
+        return entra_error(
+            request, self.code, self.error, self.message, self.status, self.suberror, **self.extra
+        )
 
 
 def missing_parameter(name: str) -> EntraFailure:
@@ -52,6 +61,25 @@ def correlation_id(request: Request) -> str:
     return request.headers.get("client-request-id") or str(uuid.uuid4())
 
 
+def described(code: int, message: str, corr: str, host: str) -> dict[str, str]:
+    """Entra's description of an error: the AADSTS text, then trace id, correlation id and
+    timestamp on lines of their own (``\\r\\n``, as in every body quoted in Azure/azure-cli#14244
+    or MicrosoftDocs/azure-docs#114009), and the fields that repeat them."""
+    timestamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S") + "Z"
+    trace_id = str(uuid.uuid4())
+    return {
+        "error_description": (
+            f"AADSTS{code}: {message}\r\nTrace ID: {trace_id}\r\nCorrelation ID: {corr}"
+            f"\r\nTimestamp: {timestamp}"
+        ),
+        "timestamp": timestamp,
+        "trace_id": trace_id,
+        "correlation_id": corr,
+        # Entra points at login.microsoftonline.com/error; the emulator serves its own page.
+        "error_uri": f"{host}/error?code={code}",
+    }
+
+
 def entra_error(
     request: Request,
     code: int,
@@ -61,28 +89,25 @@ def entra_error(
     suberror: str | None = None,
     **extra: object,
 ) -> JSONResponse:
-    now = dt.datetime.now(dt.timezone.utc)
-    timestamp = now.strftime("%Y-%m-%d %H:%M:%S") + "Z"
-    trace_id = str(uuid.uuid4())
-    corr = correlation_id(request)
     host = f"{request.url.scheme}://{request.url.netloc}"
+    fields = described(code, message, correlation_id(request), host)
     body: dict[str, object] = {
         "error": error,
-        "error_description": (
-            f"AADSTS{code}: {message} Trace ID: {trace_id} Correlation ID: {corr} "
-            f"Timestamp: {timestamp}"
-        ),
+        "error_description": fields["error_description"],
         "error_codes": [code],
-        "timestamp": timestamp,
-        "trace_id": trace_id,
-        "correlation_id": corr,
-        # Entra points at login.microsoftonline.com/error; the emulator serves its own page.
-        "error_uri": f"{host}/error?code={code}",
+        "timestamp": fields["timestamp"],
+        "trace_id": fields["trace_id"],
+        "correlation_id": fields["correlation_id"],
+        "error_uri": fields["error_uri"],
     }
     if suberror:
         body["suberror"] = suberror
     body.update(extra)
-    headers = {**NO_STORE, "x-ms-request-id": trace_id, "client-request-id": corr}
+    headers = {
+        **NO_STORE,
+        "x-ms-request-id": fields["trace_id"],
+        "client-request-id": fields["correlation_id"],
+    }
     return JSONResponse(body, status_code=status, headers=headers)
 
 

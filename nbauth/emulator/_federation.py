@@ -20,6 +20,7 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import jwt
 from starlette.requests import Request
@@ -40,11 +41,11 @@ def workload_issuer(ctx: EmulatorContext) -> str:
     return f"{ctx.authority_host}/federation/v1"
 
 
-def _credential_issuer(ctx: EmulatorContext, credential: dict) -> str:
+def _credential_issuer(ctx: EmulatorContext, credential: dict[str, Any]) -> str:
     return credential.get("issuer") or workload_issuer(ctx)
 
 
-def _audiences(credential: dict) -> list[str]:
+def _audiences(credential: dict[str, Any]) -> list[str]:
     return list(credential.get("audiences") or [TOKEN_EXCHANGE_AUDIENCE])
 
 
@@ -80,7 +81,7 @@ def _federated_principals(ctx: EmulatorContext) -> list[ServicePrincipal]:
     return [sp for sp in ctx.directory.service_principals if sp.federated_credentials]
 
 
-def write_token_file(ctx: EmulatorContext, state_dir: Path) -> dict | None:
+def write_token_file(ctx: EmulatorContext, state_dir: Path) -> dict[str, Any] | None:
     """Write a token for the first federated credential; the ready file's ``workload_identity``."""
     principals = _federated_principals(ctx)
     if not principals:

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import secrets
 import time
+from typing import Any
 
 from starlette.requests import Request
 
+from ._approval import device_code_blocked
 from ._client_auth import authenticate_client, missing_client_credentials
-from ._context import EmulatorContext
+from ._conditional_access import refusal
+from ._context import EmulatorContext, Form
 from ._errors import EntraFailure, missing_parameter
 from ._seed import Tenant, User
+from ._state import DeviceCode
 from ._tokens import RESERVED_SCOPES, ResourceScopes, ScopeError, client_info, parse_scopes
 
 MULTI_TENANT = ("organizations", "common")
@@ -77,7 +81,7 @@ class TokenGrants:
             "Active Directory user account.",
         )
 
-    def scopes_of(self, form, fallback: list[str] | None = None) -> ResourceScopes:
+    def scopes_of(self, form: Form, fallback: list[str] | None = None) -> ResourceScopes:
         scope = form.get("scope")
         if not scope and fallback:
             scope = " ".join(fallback)
@@ -93,8 +97,14 @@ class TokenGrants:
             raise EntraFailure(exc.code, "invalid_scope", str(exc)) from None
 
     def user_tokens(
-        self, form, user: User, tenant_id: str, client_id: str, scopes: ResourceScopes, mfa: bool
-    ) -> dict:
+        self,
+        form: Form,
+        user: User,
+        tenant_id: str,
+        client_id: str,
+        scopes: ResourceScopes,
+        mfa: bool,
+    ) -> dict[str, Any]:
         settings = self.state.get_settings()
         lifetime = settings["access_token_lifetime_s"]
         access_token = self.issuer.user_access_token(
@@ -125,14 +135,14 @@ class TokenGrants:
 
     # -- grants -----------------------------------------------------------------------------
 
-    def device_code_grant(self, form, segment: str, tenant: Tenant | None) -> dict:
+    def device_code_grant(self, form: Form, segment: str, tenant: Tenant | None) -> dict[str, Any]:
         client_id = form["client_id"]
         self.require_public_client(client_id, segment, tenant)
         value = form.get("device_code")
         if not value:
             raise missing_parameter("device_code")
         with self.state.lock:
-            now = time.time()
+            now = self.state.now()
             code = self.state.device_codes.get(value)
             if code is None or code.client_id != client_id.lower():
                 raise EntraFailure(
@@ -157,6 +167,9 @@ class TokenGrants:
                     "The provided value for the input parameter 'device_code' is not valid. This device code has expired.",
                 )
             self.state.apply_auto_approvals(now)
+            self._judge_auto_approval(code)
+            if code.status == "blocked":
+                raise refusal()
             too_soon = code.last_poll is not None and now - code.last_poll < code.interval - 0.25
             code.last_poll = now
             # Forced slow_downs (setting) answer even an approved code, so a test can approve first.
@@ -182,7 +195,19 @@ class TokenGrants:
             form, user, tenant_id, client_id.lower(), scopes, mfa=user.mfa_required
         )
 
-    def refresh_token_grant(self, form, segment: str, tenant: Tenant | None) -> dict:
+    def _judge_auto_approval(self, code: DeviceCode) -> None:
+        """An auto-approved code meets Conditional Access as a person's approval does."""
+        if code.status != "approved" or code.auto_approve_user != code.username:
+            return
+        user = self.directory.user(code.username or "")
+        if user is not None and device_code_blocked(
+            self.ctx, code.tenant_id or user.home_tenant_id
+        ):
+            code.status = "blocked"
+
+    def refresh_token_grant(
+        self, form: Form, segment: str, tenant: Tenant | None
+    ) -> dict[str, Any]:
         client_id = form["client_id"].lower()
         self.require_public_client(client_id, segment, tenant)
         value = form.get("refresh_token")
@@ -210,7 +235,7 @@ class TokenGrants:
                 f"'{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime(self.state.tokens_valid_from.get(grant.username.lower(), 0)))}'.",
                 suberror="bad_token",
             )
-        if time.time() >= grant.expires_at:
+        if self.state.now() >= grant.expires_at:
             raise EntraFailure(
                 700082,
                 "invalid_grant",
@@ -224,7 +249,7 @@ class TokenGrants:
         scopes = self.scopes_of(form, grant.scopes)
         return self.user_tokens(form, user, tenant_id, client_id, scopes, mfa=user.mfa_required)
 
-    def password_grant(self, form, segment: str, tenant: Tenant | None) -> dict:
+    def password_grant(self, form: Form, segment: str, tenant: Tenant | None) -> dict[str, Any]:
         client_id = form["client_id"].lower()
         self.require_public_client(client_id, segment, tenant)
         for name in ("username", "password"):
@@ -257,8 +282,8 @@ class TokenGrants:
         return self.user_tokens(form, user, tenant_id, client_id, scopes, mfa=False)
 
     def client_credentials_grant(
-        self, form, request: Request, segment: str, tenant: Tenant | None
-    ) -> dict:
+        self, form: Form, request: Request, segment: str, tenant: Tenant | None
+    ) -> dict[str, Any]:
         client_id = form["client_id"].lower()
         sp = self.directory.service_principal(client_id)
         if sp is None:

@@ -18,7 +18,7 @@ from starlette.routing import Route
 from ._authorization_codes import GRANT_AUTHORIZATION_CODE, AuthorizationCodes
 from ._authorize import AuthorizeFlow
 from ._client_auth import basic_auth_client
-from ._context import EmulatorContext
+from ._context import EmulatorContext, read_form
 from ._errors import NO_STORE, EntraFailure, missing_parameter
 from ._grants import GRANT_DEVICE_CODE, TokenGrants
 
@@ -118,7 +118,7 @@ def build_identity_app(ctx: EmulatorContext) -> Starlette:
 
     async def devicecode(request: Request) -> Response:
         segment = request.path_params["tenant"]
-        form = await request.form()
+        form = await read_form(request)
         try:
             tenant = grants.resolve_tenant(segment)
             client_id = form.get("client_id")
@@ -150,16 +150,16 @@ def build_identity_app(ctx: EmulatorContext) -> Starlette:
 
     async def token(request: Request) -> Response:
         segment = request.path_params["tenant"]
-        form = await request.form()
+        form = await read_form(request)
         try:
             tenant = grants.resolve_tenant(segment)
             grant_type = form.get("grant_type")
             if not grant_type:
                 raise missing_parameter("grant_type")
-            if not form.get("client_id") and not basic_auth_client(request):
+            client_id = form.get("client_id") or basic_auth_client(request)
+            if not client_id:
                 raise missing_parameter("client_id")
-            form = dict(form)
-            form.setdefault("client_id", basic_auth_client(request))
+            form["client_id"] = client_id
             if grant_type == GRANT_DEVICE_CODE:
                 body = grants.device_code_grant(form, segment, tenant)
             elif grant_type == "refresh_token":

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -56,7 +57,7 @@ class SigningKey:
     def public_key(self) -> rsa.RSAPublicKey:
         return self.private_key.public_key()
 
-    def jwk(self, issuer: str) -> dict:
+    def jwk(self, issuer: str) -> dict[str, Any]:
         numbers = self.public_key.public_numbers()
         der = self.certificate.public_bytes(serialization.Encoding.DER)
         return {

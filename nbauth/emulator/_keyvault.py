@@ -24,10 +24,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import jwt
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ._context import EmulatorContext
 
@@ -44,7 +46,7 @@ class _Version:
     version: str
     value: str
     content_type: str | None
-    tags: dict
+    tags: dict[str, Any]
     created: int
     enabled: bool = True
 
@@ -56,7 +58,9 @@ class _Secrets:
     names: dict[str, tuple[str, list[_Version]]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def put(self, name: str, value: str, content_type: str | None, tags: dict) -> _Version:
+    def put(
+        self, name: str, value: str, content_type: str | None, tags: dict[str, Any]
+    ) -> _Version:
         version = _Version(uuid.uuid4().hex, value, content_type, tags, int(time.time()))
         with self.lock:
             display, versions = self.names.setdefault(name.lower(), (name, []))
@@ -73,7 +77,7 @@ class _Secrets:
             return [(display, versions[-1]) for display, versions in self.names.values()]
 
 
-def info(ctx: EmulatorContext, url: str) -> dict:
+def info(ctx: EmulatorContext, url: str) -> dict[str, Any]:
     """The ready file's ``key_vault`` entry."""
     return {
         "url": url,
@@ -83,13 +87,15 @@ def info(ctx: EmulatorContext, url: str) -> dict:
     }
 
 
-def _error(code: str, message: str, status: int, headers: dict | None = None) -> JSONResponse:
+def _error(
+    code: str, message: str, status: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
     return JSONResponse(
         {"error": {"code": code, "message": message}}, status_code=status, headers=headers
     )
 
 
-def build_keyvault_app(ctx: EmulatorContext, vault_url: str):
+def build_keyvault_app(ctx: EmulatorContext, vault_url: str) -> ASGIApp:
     """The vault's ASGI app; ``vault_url`` is its own base URL (``https://127.0.0.1:<port>/``)."""
     base = vault_url.rstrip("/")
     tenant_id = ctx.directory.tenants[0].tenant_id
@@ -98,7 +104,9 @@ def build_keyvault_app(ctx: EmulatorContext, vault_url: str):
     with state.lock:
         state.issued.setdefault("vault_secrets", [])
 
-    def store(name: str, value: str, content_type: str | None = None, tags: dict | None = None):
+    def store(
+        name: str, value: str, content_type: str | None = None, tags: dict[str, Any] | None = None
+    ) -> _Version:
         # Recorded before it can be read back, so a leak check never misses a value.
         state.record_issued("vault_secrets", value)
         return secrets.put(name, value, content_type, tags or {})
@@ -138,7 +146,7 @@ def build_keyvault_app(ctx: EmulatorContext, vault_url: str):
             )
         return None
 
-    def attributes(v: _Version) -> dict:
+    def attributes(v: _Version) -> dict[str, Any]:
         return {
             "enabled": v.enabled,
             "created": v.created,
@@ -147,7 +155,7 @@ def build_keyvault_app(ctx: EmulatorContext, vault_url: str):
             "recoverableDays": 90,
         }
 
-    def properties(name: str, v: _Version, *, with_version: bool) -> dict:
+    def properties(name: str, v: _Version, *, with_version: bool) -> dict[str, Any]:
         item = {
             "id": f"{base}/secrets/{name}" + (f"/{v.version}" if with_version else ""),
             "attributes": attributes(v),
@@ -240,7 +248,7 @@ def build_keyvault_app(ctx: EmulatorContext, vault_url: str):
             400,
         )
 
-    async def app(scope: dict, receive, send) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         request = Request(scope, receive)

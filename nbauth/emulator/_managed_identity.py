@@ -23,6 +23,7 @@ from __future__ import annotations
 import secrets
 import socket
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -85,7 +86,7 @@ def _find(
     return None
 
 
-def info(ctx: EmulatorContext, http_base: str, header: str) -> dict:
+def info(ctx: EmulatorContext, http_base: str, header: str) -> dict[str, Any]:
     """The ready file's ``managed_identity`` entry."""
     system = next((mi for mi in _identities(ctx) if mi.kind == MANAGED_IDENTITY_SYSTEM), None)
     return {

@@ -30,8 +30,9 @@ everywhere a ``tenant`` field appears. Schema::
       "managed_identities": [           # optional; served by the managed identity endpoint
         {"kind": "system" | "user", "client_id": GUID, "object_id": GUID, "tenant": TENANT,
          "display_name": "...", "resource_id": "/subscriptions/.../userAssignedIdentities/x"}
-      ]                                  # at most one "system"; list client_ids in subscriptions
-    }
+      ],                                 # at most one "system"; list client_ids in subscriptions
+      "block_device_code": false         # optional; true or [TENANT, ...]: Conditional Access
+    }                                    # refuses the device-code flow (_conditional_access)
 
 A service principal may also have ``"federated_credentials": [{"subject": "...",
 "issuer": URL, "audiences": ["api://AzureADTokenExchange"]}]`` (issuer optional: the emulator's
@@ -45,11 +46,17 @@ Use obviously fake domains (``*.example``): tokens name them.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._ca import Certificate
 
 AZURE_CLI_CLIENT_ID = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"
 MANAGED_IDENTITY_SYSTEM = "managed_identity_system"
@@ -93,10 +100,10 @@ class ServicePrincipal:
     display_name: str
     client_secret: str
     roles: list[str]
-    certificate: object = None  # _ca.Certificate, registered at start
+    certificate: Certificate | None = None  # registered at start
     kind: str = "application"  # or MANAGED_IDENTITY_SYSTEM / MANAGED_IDENTITY_USER
     resource_id: str | None = None  # managed identities: their ARM resource id
-    federated_credentials: list[dict] = field(default_factory=list)
+    federated_credentials: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def is_managed_identity(self) -> bool:
@@ -111,7 +118,7 @@ class Subscription:
     state: str
     users: set[str]
     service_principals: set[str]
-    resource_groups: list[dict] = field(default_factory=list)
+    resource_groups: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -121,6 +128,7 @@ class Directory:
     subscriptions: list[Subscription]
     service_principals: list[ServicePrincipal]
     public_clients: dict[str, str]  # client id -> display name
+    block_device_code: bool | list[str] = False  # the tenants' Conditional Access
 
     def tenant(self, ref: str) -> Tenant | None:
         """A tenant by id or domain (case-insensitive), as Entra resolves the path segment."""
@@ -147,7 +155,7 @@ class Directory:
         return sp.display_name if sp else client_id
 
 
-def load_seed(seed: None | dict | str | Path) -> Directory:
+def load_seed(seed: None | dict[str, Any] | str | os.PathLike[str]) -> Directory:
     if seed is None:
         data = json.loads(resources.files(__package__).joinpath("default_seed.json").read_text())
     elif isinstance(seed, dict):
@@ -169,7 +177,7 @@ def _derived_guid(*parts: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "nbauth-emulator:" + ":".join(parts)))
 
 
-def _parse(data: dict) -> Directory:
+def _parse(data: dict[str, Any]) -> Directory:
     tenants = [
         Tenant(
             tenant_id=t["tenant_id"].lower(),
@@ -246,10 +254,26 @@ def _parse(data: dict) -> Directory:
         directory.public_clients[client["client_id"].lower()] = client.get(
             "display_name", client["client_id"]
         )
+    directory.block_device_code = _block_device_code(
+        data.get("block_device_code", False), tenant_id
+    )
     return directory
 
 
-def _managed_identity(mi: dict, tenant_id) -> ServicePrincipal:
+def _block_device_code(value: object, tenant_id: Callable[[str, str], str]) -> bool | list[str]:
+    if isinstance(value, bool):
+        return value
+    if not isinstance(value, list) or not all(isinstance(ref, str) for ref in value):
+        raise SeedError(
+            f"The seed's block_device_code must be true, false or a list of tenant ids or "
+            f"domains; got {value!r}."
+        )
+    for ref in value:
+        tenant_id(ref, "block_device_code")
+    return value
+
+
+def _managed_identity(mi: dict[str, Any], tenant_id: Callable[[str, str], str]) -> ServicePrincipal:
     kind = mi.get("kind", "system")
     if kind not in ("system", "user"):
         raise SeedError(f"Managed identity {mi['client_id']}: kind must be 'system' or 'user'.")

@@ -17,11 +17,13 @@ import threading
 from dataclasses import dataclass
 
 import uvicorn
+from starlette.types import ASGIApp, Scope
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+_Address = tuple[str, int | None]
 # (client address, server address) -> transport, for every open connection of every emulator in
 # this process. Each transport is only ever touched from its own server thread's loop.
-_CONNECTIONS: dict[tuple, asyncio.Transport] = {}
+_CONNECTIONS: dict[tuple[_Address | None, _Address | None], asyncio.Transport] = {}
 _CONNECTIONS_LOCK = threading.Lock()
 
 
@@ -40,7 +42,7 @@ class _TrackedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-async def drop_connection(scope: dict) -> None:
+async def drop_connection(scope: Scope) -> None:
     """Close the request's connection without a response (the client sees a connection error)."""
     client, server = scope.get("client"), scope.get("server")
     with _CONNECTIONS_LOCK:
@@ -59,7 +61,7 @@ def _abort_connections(ports: set[int]) -> None:
     so a graceful shutdown would stall (and log an error) for every pooled client connection.
     """
     with _CONNECTIONS_LOCK:
-        doomed = [t for (client, server), t in _CONNECTIONS.items() if server[1] in ports]
+        doomed = [t for (_, server), t in _CONNECTIONS.items() if server and server[1] in ports]
     for transport in doomed:
         transport.abort()
 
@@ -80,7 +82,7 @@ def loopback_socket(port: int = 0) -> socket.socket:
 
 @dataclass
 class ServedApp:
-    app: object
+    app: ASGIApp
     sock: socket.socket
     certfile: str | None = None
     keyfile: str | None = None

@@ -6,22 +6,15 @@ pending code" and "poll that code" from interleaving.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
-FAULT_ENDPOINTS = ("token", "devicecode", "discovery", "jwks", "userrealm", "arm")
-"""Endpoint names for ``POST /admin/faults`` and the request log:
-
-- ``token``: ``POST /{tenant}/oauth2/v2.0/token`` (every grant)
-- ``devicecode``: ``POST /{tenant}/oauth2/v2.0/devicecode``
-- ``discovery``: ``GET /{tenant}/v2.0/.well-known/openid-configuration``
-- ``jwks``: ``GET /{tenant}/discovery/v2.0/keys``
-- ``userrealm``: ``GET /common/userrealm/{username}``
-- ``arm``: every request to the ARM server
-"""
+from ._faults import Fault, FaultSpecError, fault_from_spec
 
 DEFAULT_SETTINGS = {
     "access_token_lifetime_s": 3600,
@@ -33,9 +26,14 @@ DEFAULT_SETTINGS = {
     "slow_down_polls": 0,
     "auto_approve": None,
     "auto_approve_delay_s": 1.0,
+    # Conditional Access: true (every tenant), false, or tenant ids / domains (_conditional_access).
+    "block_device_code": False,
+    # The emulator's clock for what it remembers (codes, pending sign-ins, refresh tokens) runs
+    # this far ahead; the tokens it signs keep real time, so clients' own checks still pass.
+    "clock_offset_s": 0,
 }
 
-_SETTING_TYPES = {
+_SETTING_TYPES: dict[str, type | tuple[type, ...]] = {
     "access_token_lifetime_s": int,
     "refresh_token_lifetime_s": int,
     "refresh_in_s": (int, type(None)),
@@ -44,6 +42,8 @@ _SETTING_TYPES = {
     "slow_down_polls": int,
     "auto_approve": (str, type(None)),
     "auto_approve_delay_s": (int, float),
+    "block_device_code": (bool, list),
+    "clock_offset_s": (int, float),
 }
 
 # Entra's user codes: 9 characters from A-Z and 0-9.
@@ -71,7 +71,7 @@ class DeviceCode:
     interval: int
     auto_approve_at: float | None = None
     auto_approve_user: str | None = None
-    status: str = "pending"  # pending, approved, declined, redeemed
+    status: str = "pending"  # pending, approved, blocked (Conditional Access), declined, redeemed
     username: str | None = None
     last_poll: float | None = None
     slow_downs_left: int = 0
@@ -79,7 +79,7 @@ class DeviceCode:
     def expired(self, now: float) -> bool:
         return now >= self.expires_at
 
-    def public(self) -> dict:
+    def public(self) -> dict[str, Any]:
         """What ``GET /admin/pending`` shows: never the device_code itself."""
         return {
             "user_code": self.user_code,
@@ -100,40 +100,22 @@ class RefreshGrant:
     scopes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Fault:
-    status: int | None
-    body: object
-    delay_s: float
-    drop: bool
-    count: int
-    headers: dict[str, str] = field(default_factory=dict)
-    """Extra response headers (``Retry-After``, ``WWW-Authenticate``...), on the fault's own
-    answer or, with ``patch``, on the real one."""
-    patch: dict | None = None
-    """Merged into the real JSON answer instead of replacing it (e.g. a device-code response
-    with another ``verification_uri``); the flow behind it keeps working."""
-    content_type: str | None = None
-    """The fault body's Content-Type instead of the default (malformed "JSON" bodies)."""
-    body_bytes: int | None = None
-    """Repeat the body (or "x") to exactly this many bytes: a huge answer."""
-
-
 class EmulatorState:
-    def __init__(self, base_settings: dict) -> None:
+    def __init__(self, base_settings: dict[str, Any]) -> None:
         self._lock = threading.RLock()
         self._base_settings = {**DEFAULT_SETTINGS, **base_settings}
         self.settings = dict(self._base_settings)
         self.device_codes: dict[str, DeviceCode] = {}
         self.refresh_grants: dict[str, RefreshGrant] = {}
         self.tokens_valid_from: dict[str, float] = {}  # username -> revocation time
-        self.request_log: list[dict] = []
+        self.request_log: list[dict[str, Any]] = []
         self.faults: dict[str, list[Fault]] = {}
         self.issued: dict[str, list[str]] = {
             "access_tokens": [],
             "refresh_tokens": [],
             "id_tokens": [],
             "device_codes": [],
+            "authorization_codes": [],
             "client_secrets": [],
             "passwords": [],
         }
@@ -144,22 +126,32 @@ class EmulatorState:
 
     # settings -------------------------------------------------------------------------------
 
-    def update_settings(self, changes: dict) -> dict:
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(changes) - set(_SETTING_TYPES))
         if unknown:
             raise AdminError(f"Unknown setting(s) {unknown}; known: {sorted(_SETTING_TYPES)}.")
         for key, value in changes.items():
-            if isinstance(value, bool) or not isinstance(value, _SETTING_TYPES[key]):
-                raise AdminError(f"Setting {key!r} got {value!r}; expected {_SETTING_TYPES[key]}.")
+            kind = _SETTING_TYPES[key]
+            accepted = kind if isinstance(kind, tuple) else (kind,)
+            is_bool = isinstance(value, bool)
+            if (is_bool and bool not in accepted) or not isinstance(value, accepted):
+                raise AdminError(f"Setting {key!r} got {value!r}; expected {accepted}.")
         if changes.get("device_code_interval_s", 1) < 1:
             raise AdminError("device_code_interval_s must be at least 1 (msal busy-loops on 0).")
+        if not math.isfinite(changes.get("clock_offset_s", 0)):
+            raise AdminError("clock_offset_s must be a finite number of seconds.")
         with self._lock:
             self.settings.update(changes)
             return dict(self.settings)
 
-    def get_settings(self) -> dict:
+    def get_settings(self) -> dict[str, Any]:
         with self._lock:
             return dict(self.settings)
+
+    def now(self) -> float:
+        """The emulator's clock: real time moved by ``clock_offset_s`` (tests skip ahead)."""
+        with self._lock:
+            return time.time() + float(self.settings["clock_offset_s"])
 
     def reset(self) -> None:
         """Back to the startup state, except keys, CA and issued tokens (which stay valid)."""
@@ -183,7 +175,7 @@ class EmulatorState:
     ) -> DeviceCode:
         """A new pending code; ``may_sign_in(username, tenant_id)`` vets the auto-approve user."""
         with self._lock:
-            now = time.time()
+            now = self.now()
             settings = self.settings
             user_code = "".join(secrets.choice(_USER_CODE_ALPHABET) for _ in range(9))
             code = DeviceCode(
@@ -220,7 +212,7 @@ class EmulatorState:
     def find_user_code(self, user_code: str | None) -> DeviceCode:
         """The pending code with this user code, or the newest pending one when None."""
         with self._lock:
-            now = time.time()
+            now = self.now()
             self.apply_auto_approvals(now)
             pending = [
                 c
@@ -243,9 +235,9 @@ class EmulatorState:
                     return code
             raise AdminError(f"No device code {wanted!r}; check the code and try again.", 404)
 
-    def pending(self) -> list[dict]:
+    def pending(self) -> list[dict[str, Any]]:
         with self._lock:
-            now = time.time()
+            now = self.now()
             self.apply_auto_approvals(now)
             return [
                 c.public()
@@ -257,7 +249,7 @@ class EmulatorState:
 
     def new_refresh_token(self, username: str, client_id: str, scopes: list[str]) -> str:
         with self._lock:
-            now = time.time()
+            now = self.now()
             token = "1.AQoA" + secrets.token_urlsafe(160)
             self.refresh_grants[token] = RefreshGrant(
                 username=username,
@@ -272,7 +264,7 @@ class EmulatorState:
     def revoke(self, username: str) -> int:
         """Invalidate every refresh token of the user issued until now; returns how many."""
         with self._lock:
-            now = time.time()
+            now = self.now()
             self.tokens_valid_from[username.lower()] = now
             return sum(
                 1
@@ -286,11 +278,11 @@ class EmulatorState:
 
     # request log, faults, issued ------------------------------------------------------------
 
-    def log_request(self, entry: dict) -> None:
+    def log_request(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.request_log.append(entry)
 
-    def requests(self) -> list[dict]:
+    def requests(self) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(e) for e in self.request_log]
 
@@ -298,65 +290,11 @@ class EmulatorState:
         with self._lock:
             self.request_log.clear()
 
-    def add_fault(self, spec: dict) -> dict:
-        endpoint = spec.get("endpoint")
-        if endpoint not in FAULT_ENDPOINTS:
-            raise AdminError(
-                f"Unknown fault endpoint {endpoint!r}; use one of {list(FAULT_ENDPOINTS)}."
-            )
-        unknown = sorted(
-            set(spec)
-            - {"endpoint", "status", "body", "delay_s", "drop", "count"}
-            - {"headers", "patch", "content_type", "body_bytes"}
-        )
-        if unknown:
-            raise AdminError(f"Unknown fault field(s) {unknown}.")
-        count = spec.get("count", 1)
-        status = spec.get("status")
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise AdminError("Fault 'count' must be a positive integer.")
-        if status is not None and (not isinstance(status, int) or not 100 <= status <= 599):
-            raise AdminError("Fault 'status' must be an HTTP status code.")
-        delay = spec.get("delay_s", 0)
-        if not isinstance(delay, (int, float)) or delay < 0:
-            raise AdminError("Fault 'delay_s' must be a non-negative number.")
-        headers = spec.get("headers") or {}
-        if not isinstance(headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            raise AdminError("Fault 'headers' must be an object of header name -> string value.")
-        patch = spec.get("patch")
-        if patch is not None and not isinstance(patch, dict):
-            raise AdminError("Fault 'patch' must be a JSON object merged into the real answer.")
-        content_type = spec.get("content_type")
-        if content_type is not None and not isinstance(content_type, str):
-            raise AdminError("Fault 'content_type' must be a string.")
-        body_bytes = spec.get("body_bytes")
-        if body_bytes is not None and (
-            not isinstance(body_bytes, int) or isinstance(body_bytes, bool) or body_bytes < 1
-        ):
-            raise AdminError("Fault 'body_bytes' must be a positive integer.")
-        fault = Fault(
-            status,
-            spec.get("body"),
-            float(delay),
-            bool(spec.get("drop", False)),
-            count,
-            headers=dict(headers),
-            patch=patch,
-            content_type=content_type,
-            body_bytes=body_bytes,
-        )
-        if (
-            fault.status is None
-            and not fault.drop
-            and not fault.delay_s
-            and fault.patch is None
-            and not fault.headers
-        ):
-            raise AdminError(
-                "A fault needs at least one of 'status', 'delay_s', 'drop', 'patch' or 'headers'."
-            )
+    def add_fault(self, spec: dict[str, Any]) -> dict[str, Any]:
+        try:
+            endpoint, fault = fault_from_spec(spec)
+        except FaultSpecError as exc:
+            raise AdminError(str(exc)) from None
         with self._lock:
             self.faults.setdefault(endpoint, []).append(fault)
             return {"endpoint": endpoint, "queued": sum(f.count for f in self.faults[endpoint])}
@@ -376,6 +314,6 @@ class EmulatorState:
         with self._lock:
             self.issued[kind].append(value)
 
-    def issued_snapshot(self) -> dict:
+    def issued_snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {k: list(v) for k, v in self.issued.items()}

@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 
@@ -91,7 +92,7 @@ class TokenIssuer:
         self.key = key
         self.authority_host = authority_host.rstrip("/")
 
-    def _sign(self, claims: dict) -> str:
+    def _sign(self, claims: dict[str, Any]) -> str:
         return jwt.encode(
             claims,
             self.key.private_key,
@@ -187,7 +188,7 @@ class TokenIssuer:
             }
         )
 
-    def verify_access_token(self, token: str, audiences: tuple[str, ...]) -> dict:
+    def verify_access_token(self, token: str, audiences: tuple[str, ...]) -> dict[str, Any]:
         """Claims of a token this emulator signed for one of ``audiences``; raises jwt errors."""
         claims = jwt.decode(
             token,

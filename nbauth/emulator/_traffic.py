@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable
 from urllib.parse import parse_qs
 
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._faults import Fault
 from ._server import drop_connection
 from ._state import EmulatorState
 
@@ -20,7 +23,7 @@ from ._state import EmulatorState
 class TrafficMiddleware:
     def __init__(
         self,
-        app: Callable,
+        app: ASGIApp,
         state: EmulatorState,
         server: str,
         classify: Callable[[str, str], str | None],
@@ -30,7 +33,7 @@ class TrafficMiddleware:
         self.server = server
         self.classify = classify
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -63,14 +66,14 @@ class TrafficMiddleware:
                 logged = True
                 self.state.log_request(entry)
 
-        async def replay() -> dict:
+        async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        async def record_status(message: dict) -> None:
+        async def record_status(message: Message) -> None:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]  # in place if already logged
                 log_once()
@@ -105,7 +108,7 @@ class TrafficMiddleware:
             log_once()
 
 
-def _form_fields(scope: dict, body: bytes) -> dict[str, str]:
+def _form_fields(scope: Scope, body: bytes) -> dict[str, str]:
     headers = dict(scope.get("headers") or [])
     if not headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
         return {}
@@ -118,7 +121,7 @@ _CHUNK = 1 << 20
 
 
 async def _send_body(
-    send: Callable,
+    send: Send,
     status: int,
     body: object,
     *,
@@ -156,13 +159,13 @@ async def _send_body(
         await send({"type": "http.response.body", "body": part, "more_body": sent < size})
 
 
-def _patching_send(send: Callable, fault: object) -> Callable:
+def _patching_send(send: Send, fault: Fault) -> Send:
     """A `send` that holds the app's answer, merges ``fault.patch`` into its JSON body and adds
     ``fault.headers``: the real flow goes on, with the parts a test wants changed."""
-    start: dict = {}
+    start: Message = {}
     chunks: list[bytes] = []
 
-    async def patched(message: dict) -> None:
+    async def patched(message: Message) -> None:
         if message["type"] == "http.response.start":
             start.update(message)
             return
