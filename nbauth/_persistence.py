@@ -26,6 +26,7 @@ Files live in ``$NBAUTH_CACHE_DIR``, else ``$XDG_CACHE_HOME/nbauth``, else ``~/.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import time
 from pathlib import Path
@@ -37,7 +38,9 @@ from ._persistence_files import (
     CacheDir,
     CacheLocationError,
     PersistenceWarning,
+    failure_reason,
     unusable_directory,
+    warn,
 )
 from ._persistence_footprint import Footprint
 from ._persistence_records import ACCOUNTS_NAME, AccountRecord, read_records, update_records
@@ -51,6 +54,9 @@ from ._persistence_strategy import (
     env_flag,
     env_strategy,
 )
+
+# Tenants that refused device code (Conditional Access): a note for the next kernel.
+REFUSALS_NAME = "device_code_refused.json"
 
 if TYPE_CHECKING:
     from ._persistence_cache import PersistentTokenCache
@@ -279,6 +285,29 @@ class Persister:
         the strategy is now. Never creates anything; problems warn."""
         if home_account_ids:
             self._footprint.forget(home_account_ids, self.cache_dir, self._own_records_for)
+
+    def refused_tenants(self) -> set[str]:
+        """Tenants an earlier kernel found refusing device code (`_methods._paste_back`)."""
+        if not self.saves_records:
+            return set()
+        try:
+            found = self.directory().read(REFUSALS_NAME)
+            tenants = json.loads(found[0]).get("device_code_refused") if found else []
+        except (OSError, ValueError, AttributeError, CacheLocationError):
+            return set()  # a note, not a sign-in: a damaged one is as good as none
+        return {t for t in tenants if isinstance(t, str)} if isinstance(tenants, list) else set()
+
+    def note_refusal(self, tenant: str) -> None:
+        """Remember for later kernels that `tenant` refuses device code (no secret in it)."""
+        if not self.saves_records:
+            return
+        try:
+            directory = self.directory()
+            with directory.locked():
+                tenants = sorted(self.refused_tenants() | {tenant})
+                directory.write(REFUSALS_NAME, json.dumps({"device_code_refused": tenants}))
+        except (OSError, CacheLocationError) as exc:
+            warn(f"nbauth could not note that {tenant} refuses device code: {failure_reason(exc)}.")
 
     def _update(self, change: Any) -> None:
         update_records(self.directory, change, self._own_records_for)

@@ -65,6 +65,9 @@ class BrowserPrompt:
     """Why a browser sign-in and not a device code, in one sentence ('' if it was asked for)."""
     user_code: str = ""
     """No code to type: a browser sign-in has none (kept so every prompt can be shown alike)."""
+    listening: bool = False
+    """This kernel listens at `redirect_uri` too (a local kernel): pasting is only needed if
+    the browser cannot reach it (a port forwarded elsewhere)."""
 
     def __post_init__(self) -> None:
         for name in ("verification_uri", "redirect_uri", "reason"):
@@ -76,6 +79,12 @@ class BrowserPrompt:
     def message(self) -> str:
         """The instruction, in words (the text fallback prints it)."""
         host = self.redirect_uri.split("://", 1)[-1]
+        if self.listening:
+            return (
+                f"Sign in on this page (opened in your browser): {self.verification_uri}\n"
+                f"If your browser then shows a page that cannot be reached at {host}, copy the "
+                f"whole address from the address bar and paste it here."
+            )
         return (
             f"Open this page in your browser and sign in: {self.verification_uri}\n"
             f"After you sign in, your browser shows a page that cannot be reached at {host}. "

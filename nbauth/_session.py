@@ -85,7 +85,7 @@ class Session:
         self.last_auto_report: SignInReport | None = None
         """What the latest ``auto`` sign-in tried (`nbauth.last_auto_report()`)."""
         self.person_method: str | None = None  # see _methods._paste_back.prefers_browser
-        self.device_code_refusals = RefusedTenants()  # tenants that refused device code here
+        self.device_code_refusals = RefusedTenants(lambda: self._msal.persister)
         self.subscription_choices = SubscriptionChoices()
         """The subscription chosen per account (`nbauth._subscriptions`); gone on sign-out."""
         self.add_logout_listener(self.subscription_choices.logged_out)

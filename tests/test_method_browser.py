@@ -62,7 +62,7 @@ def test_browser_sign_in_then_the_credential_works_with_arm(nbsession, admin, lo
     assert account.username == ALICE and account.method == "browser"
     assert account.tenant_id == CONTOSO and nbsession.account == account
     [url] = browser.urls
-    assert "code_challenge_method=S256" in url and "response_mode=form_post" in url
+    assert "code_challenge_method=S256" in url and "response_mode=query" in url
     assert "redirect_uri=http%3A%2F%2Flocalhost%3A" in url
     assert browser.redirect_status == 200  # the listener thanked the browser
     assert "c0a50001-0000-4000-8000-000000000001" in arm_subscription_ids(nbsession.credential())
@@ -92,7 +92,8 @@ def test_auto_approve_finishes_without_the_picker(nbsession, admin, local_kernel
     admin.settings(auto_approve=ALICE)
     browser = FakeBrowser()
     assert nbsession.login("browser", open_browser=browser).account.username == ALICE
-    assert len(browser.pages) == 1  # the authorize GET answered with the form_post page
+    assert browser.pages == []  # no picker: the authorize GET redirected with the code
+    assert browser.ended_on is not None and "code=" in browser.ended_on
 
 
 def test_declined_in_the_browser(nbsession, admin, local_kernel):
@@ -153,26 +154,28 @@ def test_an_answer_with_another_state_is_ignored(nbsession, admin, local_kernel)
     assert len(token_requests(admin, "authorization_code")) == 1
 
 
-def test_remote_kernel_falls_back_to_device_code_in_one_line(nbsession, admin, hub_kernel, capsys):
-    browser = FakeBrowser(ALICE)
-    signin = nbsession.login("browser", open_browser=browser, prompt=approving_prompt(admin, ALICE))
+def test_remote_kernel_shows_the_page_and_takes_the_pasted_address(
+    nbsession, admin, hub_kernel, capsys
+):
+    """On JupyterHub the browser cannot reach the kernel: the person opens the page in their
+    own browser and pastes back where it ended (tests/test_paste_back.py has the details)."""
+    opener = FakeBrowser(ALICE)  # must not be used: there is no browser on a hub's machine
+    signin = nbsession.login("browser", open_browser=opener, wait=False)
+    assert opener.urls == [] and signin.status == "pending"
+    printed = capsys.readouterr().out
+    assert signin.prompt.verification_uri in printed and "paste it here" in printed
+    person = FakeBrowser(ALICE, follow=False)
+    person(signin.prompt.verification_uri)
+    assert signin.complete(person.ended_on).username == ALICE
+    assert signin.account.method == "browser"
+    assert len(token_requests(admin, "authorization_code")) == 1
+    assert not [r for r in admin.requests() if r.get("endpoint") == "devicecode"]
 
-    assert browser.urls == []
-    assert signin.account.username == ALICE and signin.account.method == "device_code"
-    lines = [line for line in capsys.readouterr().out.splitlines() if "browser" in line]
-    assert len(lines) == 1
-    assert "JupyterHub (JUPYTERHUB_API_URL is set)" in lines[0]
-    assert "device code instead" in lines[0]
-    assert not authorize_requests(admin)
 
-
-def test_remote_kernel_without_fallback_fails_fast(nbsession, admin, hub_kernel):
-    with pytest.raises(MethodUnavailable) as caught:
-        nbsession.login("browser", open_browser=FakeBrowser(ALICE), fallback=False)
-    assert caught.value.method == "browser"
-    assert "JupyterHub" in caught.value.reason
-    assert "NBAUTH_KERNEL_LOCATION=local" in str(caught.value)
-    assert admin.requests() == []  # decided without any network
+def test_remote_kernel_needs_no_fallback(nbsession, admin, hub_kernel):
+    signin = nbsession.login("browser", fallback=False, wait=False)
+    assert signin.status == "pending" and signin.prompt.redirect_uri.startswith("http://localhost:")
+    signin.cancel()
 
 
 def test_no_browser_falls_back_to_device_code(nbsession, admin, local_kernel, capsys):
@@ -189,11 +192,15 @@ def test_what_the_method_says_goes_to_the_notice_callback_not_stdout(
     """The prompt seam: a card (or a test) is told what the method has to say; nothing is
     printed past it."""
     notices: list[str] = []
+    prompts: list[object] = []
     browser = FakeBrowser(ALICE)
-    signin = nbsession.login("browser", open_browser=browser, notice=notices.append)
+    signin = nbsession.login(
+        "browser", open_browser=browser, notice=notices.append, prompt=prompts.append
+    )
     assert signin.account.username == ALICE
-    assert notices[0] == "Opening the sign-in page in a browser on this machine..."
-    assert notices[1] == f"Finish signing in in the browser. If its window is gone, open: {browser.urls[0]}"
+    assert notices == ["Opening the sign-in page in a browser on this machine..."]
+    # The page and the paste field are shown too, for a browser the listener never hears from.
+    assert [p.verification_uri for p in prompts] == browser.urls
     fallback: list[str] = []
     nbsession.login(
         "browser",

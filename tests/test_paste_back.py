@@ -8,16 +8,19 @@ user on the emulator's page and stops where a real browser shows "can't reach lo
 
 from __future__ import annotations
 
+import time
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import pytest
 from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtures
     ALICE,
     BOB,
+    CONTOSO,
     admin_fixture,
     clock_fixture,
     nbsession_fixture,
 )
+from _persistence_fixtures import cache_dir_fixture, persisted_fixture  # noqa: F401
 from _user_method_fixtures import FakeBrowser, arm_subscription_ids
 
 from nbauth import PastedAddressError
@@ -133,3 +136,62 @@ def test_a_code_from_one_sign_in_cannot_complete_another(nbsession, admin, remot
         second.complete(address)
     assert second.status == "pending"
     second.cancel()
+
+
+def _device_code_refused(admin, session, tenant="organizations"):
+    """A device-code sign-in the person approves on the page, which Entra (the emulator with
+    Conditional Access) then refuses: the same sign-in goes on in the browser."""
+    admin.settings(block_device_code=True)
+    seen: list[object] = []
+
+    def prompt(p) -> None:
+        seen.append(p)
+        if p.user_code:  # the device code: the person enters it and picks an account
+            admin.approve(ALICE, p.user_code)
+
+    signin = session.login("device_code", tenant=tenant, wait=False, prompt=prompt)
+    deadline = time.monotonic() + 20
+    while not isinstance(signin.prompt, BrowserPrompt):
+        assert time.monotonic() < deadline, "never switched to the browser"
+        assert signin.status == "pending", signin.error
+        time.sleep(0.05)
+    return signin, seen
+
+
+def test_device_code_refused_goes_on_in_the_browser_in_the_same_sign_in(
+    nbsession, admin, remote_kernel
+):
+    signin, seen = _device_code_refused(admin, nbsession)
+    assert "AADSTS53003" in signin.prompt.reason
+    assert [type(p).__name__ for p in seen] == ["DeviceCodePrompt", "BrowserPrompt"]
+    assert signin.complete(_signed_in_elsewhere(signin)).username == ALICE
+    assert signin.status == "succeeded" and signin.method == "device_code"
+    assert nbsession.account.method == "browser"
+
+
+def test_a_refusing_tenant_goes_straight_to_the_browser_next_time(
+    nbsession, admin, remote_kernel
+):
+    first, _ = _device_code_refused(admin, nbsession, CONTOSO)
+    first.cancel()
+    before = len([r for r in admin.requests() if r.get("endpoint") == "devicecode"])
+    again = nbsession.login("device_code", tenant=CONTOSO, wait=False)
+    assert isinstance(again.prompt, BrowserPrompt) and "earlier" in again.prompt.reason
+    assert len([r for r in admin.requests() if r.get("endpoint") == "devicecode"]) == before
+    again.cancel()
+    other = nbsession.login("device_code", tenant="fabrikam.example", wait=False)
+    assert not isinstance(other.prompt, BrowserPrompt)  # only the tenant that refused
+    other.cancel()
+
+
+def test_the_refusal_is_remembered_by_the_next_kernel_with_persistence(
+    persisted, admin, remote_kernel, cache_dir
+):
+    first, _ = _device_code_refused(admin, persisted("reauth"), CONTOSO)
+    first.cancel()
+    restarted = persisted("reauth")
+    signin = restarted.login("device_code", tenant=CONTOSO, wait=False)
+    assert isinstance(signin.prompt, BrowserPrompt)
+    signin.cancel()
+    nothing_saved = persisted("none", cache_dir=str(cache_dir.parent / "elsewhere"))
+    assert CONTOSO not in nothing_saved.device_code_refusals

@@ -25,7 +25,8 @@ import secrets
 import threading
 import time
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from .. import _signin
@@ -126,6 +127,7 @@ def begin(
         redirect_uri=redirect_uri,
         expires_on=time.time() + LIFETIME_S,
         reason=reason,
+        listening=listener is not None,
     )
     return PasteBack(session, request, app, flow, prompt, listener, signin, method)
 
@@ -281,6 +283,9 @@ class PasteBack:
                     "That address does not belong to this sign-in. Open this sign-in's page and "
                     "paste the address it ends on."
                 ) from None
+            except Exception as exc:  # noqa: BLE001 - an HTTP 5xx (MsalServiceError), or worse
+                # In words, the sign-in still pending (msal's own text is "HTTP Error: 500").
+                raise unexpected_msal_error(request.authority_host, exc) from None
             if signin.cancel_requested.is_set():
                 if "access_token" in result:
                     discard(self._session, self._app, result)
@@ -342,12 +347,14 @@ def prefers_browser(session: Session) -> bool:
 
 
 class RefusedTenants:
-    """The tenants whose Conditional Access refused the device-code flow in this kernel: the
-    next sign-in to one goes straight to the browser. Kept by the session."""
+    """The tenants whose Conditional Access refused the device-code flow: the next sign-in to
+    one goes straight to the browser. Kept by the session for the kernel's life, and noted on
+    disk for later kernels when persistence is on (``notes``: the session's persister)."""
 
-    def __init__(self) -> None:
+    def __init__(self, notes: Callable[[], Notes] | None = None) -> None:
         self._lock = threading.Lock()
         self._tenants: set[str] = set()
+        self._notes = notes
 
     def __repr__(self) -> str:
         return f"<RefusedTenants {sorted(self._tenants)}>"
@@ -355,7 +362,21 @@ class RefusedTenants:
     def add(self, tenant: str) -> None:
         with self._lock:
             self._tenants.add(tenant.lower())
+        if self._notes is not None:
+            self._notes().note_refusal(tenant.lower())
 
     def __contains__(self, tenant: object) -> bool:
+        if not isinstance(tenant, str):
+            return False
         with self._lock:
-            return isinstance(tenant, str) and tenant.lower() in self._tenants
+            if tenant.lower() in self._tenants:
+                return True
+        return self._notes is not None and tenant.lower() in self._notes().refused_tenants()
+
+
+class Notes(Protocol):
+    """Where refusals are noted for later kernels (`nbauth._persistence.Persister`)."""
+
+    def refused_tenants(self) -> set[str]: ...
+
+    def note_refusal(self, tenant: str) -> None: ...

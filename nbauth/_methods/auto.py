@@ -343,6 +343,7 @@ def start(session: Session, request: SignInRequest) -> SignIn:
     """Run the chain; return the first sign-in that worked (finished, or a pending device
     code sign-in) with ``.report`` set, or raise `AutoSignInFailed`."""
     selection, steps, selected = _selection()
+    prefers_browser(session)  # a bad person-method setting is one line, not a failed step
     report = AutoReport(selection=selection)
 
     def settle_rest(index: int) -> None:

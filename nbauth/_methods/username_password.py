@@ -16,7 +16,13 @@ import weakref
 from typing import TYPE_CHECKING
 
 from .. import _signin
-from .._errors import AuthenticationError, ConfigurationError, from_msal_result, redact
+from .._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    from_msal_result,
+    redact,
+    unexpected_msal_error,
+)
 from .._http import keep_authority_port, network_error
 from .._signin import SignIn
 from ._method import Flag, Method
@@ -84,6 +90,9 @@ def start(session: Session, request: SignInRequest) -> SignIn:
                 f"not read ({redact(exc)[:200]}). Try again."
             ),
         )
+        return signin
+    except Exception as exc:  # noqa: BLE001 - an HTTP 5xx (msal's MsalServiceError), or worse
+        signin.fail(_signin.FAILED, unexpected_msal_error(request.authority_host, exc))
         return signin
     if "access_token" in result:
         succeed(signin, session, app, result, request, METHOD)
