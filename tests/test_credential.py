@@ -308,7 +308,7 @@ def test_interaction_handler_is_called_once_and_can_retry(nbsession, admin):
         sign_in(nbsession, admin, ALICE)  # what the inline re-prompt does
         return True
 
-    nbsession.tokens.tokens.interaction_handler = handler
+    nbsession.tokens.interaction_handler = handler
     token = nbsession.credential().get_token(GRAPH_SCOPE)
 
     assert calls == [(InteractionRequired, (GRAPH_SCOPE,))]
@@ -317,7 +317,7 @@ def test_interaction_handler_is_called_once_and_can_retry(nbsession, admin):
 
 def test_interaction_handler_declining_raises_the_original_error(nbsession, admin):
     calls: list[object] = []
-    nbsession.tokens.tokens.interaction_handler = lambda error, **kw: calls.append(error) or False
+    nbsession.tokens.interaction_handler = lambda error, **kw: calls.append(error) or False
     with pytest.raises(AuthenticationRequired):
         nbsession.credential().get_token(GRAPH_SCOPE)
     assert calls == []  # nobody signed in: nothing to re-prompt for

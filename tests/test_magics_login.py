@@ -443,7 +443,7 @@ def test_magics_install_the_inline_reprompt_with_their_ui(shell, nbsession):
     from nbauth._ui.reprompt import InlineReprompt
 
     magics = LoginMagics(shell=shell, session=nbsession)
-    handler = nbsession.tokens.tokens.interaction_handler
+    handler = nbsession.tokens.interaction_handler
     assert isinstance(handler, InlineReprompt) and handler.ui == "auto"
     magics.ui = "text"
     assert handler.ui == "text"

@@ -76,15 +76,15 @@ def test_can_prompt_only_on_the_main_thread_of_a_shell(shell):
 def test_install_sets_the_handler_once_and_respects_a_custom_one(nbsession):
     handler = install(nbsession)
     assert isinstance(handler, InlineReprompt)
-    assert nbsession.tokens.tokens.interaction_handler is handler
+    assert nbsession.tokens.interaction_handler is handler
     assert install(nbsession) is handler
 
     def custom(error, **kwargs):
         return False
 
-    nbsession.tokens.tokens.interaction_handler = custom
+    nbsession.tokens.interaction_handler = custom
     assert install(nbsession) is None
-    assert nbsession.tokens.tokens.interaction_handler is custom
+    assert nbsession.tokens.interaction_handler is custom
 
 
 def _run_fresh(program: str) -> dict:
@@ -123,9 +123,9 @@ def test_load_ext_after_the_session_exists_installs_it_at_once_and_magics_alone_
         from IPython.core.interactiveshell import InteractiveShell
         import nbauth, nbauth._magics
         kernel_session = nbauth.session()
-        before = kernel_session.tokens.tokens.interaction_handler
+        before = kernel_session.tokens.interaction_handler
         InteractiveShell.instance().run_line_magic("load_ext", "nbauth")
-        print(json.dumps([before, type(kernel_session.tokens.tokens.interaction_handler).__name__]))
+        print(json.dumps([before, type(kernel_session.tokens.interaction_handler).__name__]))
         """
     )
     assert found == [None, "InlineReprompt"]
