@@ -43,8 +43,10 @@ test: install-test
 test-fast: install-test
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# `make demo BLOCK_DEVICE_CODE=1` (or =tenant,tenant): the emulator's Conditional Access refuses
+# the device-code flow, as many organizations' does; sign in in the browser instead.
 demo: install
-	$(PY) tools/demo.py
+	$(PY) tools/demo.py $(if $(BLOCK_DEVICE_CODE),--block-device-code=$(BLOCK_DEVICE_CODE))
 
 # Speed and request counts against azure-identity and msal (see benchmarks/README.md).
 bench: install

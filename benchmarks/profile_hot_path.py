@@ -44,7 +44,7 @@ def main() -> int:
         cred.get_token(*scopes)
         home = session.account.home_account_id
         key = TokenKey(tuple(sorted(scopes)), "", "", False, home)
-        entry = session.token_store.peek(key)
+        entry = session.tokens.store.peek(key)
         assert entry is not None, "the token should be in the store"
 
         steps = {
@@ -62,7 +62,7 @@ def main() -> int:
                 False,
                 home,
             ),
-            "token_store.peek(key)": lambda: session.token_store.peek(key),
+            "token_store.peek(key)": lambda: session.tokens.store.peek(key),
             "time.time()": time.time,
             "_AccessToken(token, int(expires_on))": lambda: _AccessToken(
                 entry.token, int(entry.expires_on)

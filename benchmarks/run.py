@@ -6,7 +6,8 @@
     python benchmarks/run.py --strict           # exit 1 if a target is missed (default: errors)
 
 Measurements: cached-token-latency, refresh-storm, startup-cost, request-counts,
-accounts-scaling, approval-latency, auto-chain-latency (benchmarks/README.md says how each works).
+accounts-scaling, approval-latency, paste-to-token, auto-chain-latency (benchmarks/README.md says
+how each works).
 
 Nothing leaves loopback: an audit hook in this process (and in every child it starts) refuses
 any other address. Takes about two minutes on 2 cores.
@@ -29,6 +30,7 @@ from benchmarks import (  # noqa: E402 - after the path fix above
     approval_latency,
     auto_chain,
     hot_path,
+    paste_back,
     refresh_storm,
     report,
     request_counts,
@@ -43,6 +45,7 @@ MEASUREMENTS = {  # in the table's order
     "request-counts": request_counts.measure,
     "accounts-scaling": hot_path.measure_accounts_scaling,
     "approval-latency": approval_latency.measure,
+    "paste-to-token": paste_back.measure,
     "auto-chain-latency": auto_chain.measure,
 }
 # The hot path first, while this process is fresh; the slow process-spawning ones last.
@@ -52,6 +55,7 @@ RUN_ORDER = (
     "refresh-storm",
     "request-counts",
     "approval-latency",
+    "paste-to-token",
     "startup-cost",
     "auto-chain-latency",
 )

@@ -1,15 +1,16 @@
-"""The benchmark's request counts (refresh-storm, request-counts), asserted exactly.
+"""The benchmark's request counts (refresh-storm, request-counts, paste-to-token), asserted
+exactly.
 
 The measurements are the benchmark's own functions (benchmarks/refresh_storm.py,
-benchmarks/request_counts.py), run against the test emulator; only counts are asserted here,
-never timings.
+benchmarks/request_counts.py, benchmarks/paste_back.py), run against the test emulator; only
+counts are asserted here, never timings.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from benchmarks import _setup, refresh_storm, request_counts
+from benchmarks import _setup, paste_back, refresh_storm, request_counts
 
 
 @pytest.fixture(autouse=True)
@@ -44,3 +45,12 @@ def test_restarted_kernel_with_a_persisted_cache_makes_at_most_one_request(emula
 
     assert count is not None, note
     assert count <= 1, note
+
+
+def test_a_paste_back_sign_in_makes_one_token_request(emulator, emu_admin):
+    run = paste_back.nbauth_paste_back(emu_admin, runs=1)
+
+    # The person's browser: the sign-in page, then the account picked. The kernel: OIDC
+    # discovery (msal builds the sign-in address from it) and exactly one token request.
+    assert run.requests == [{"authorize": 2, "discovery": 1, "token": 1}]
+    assert len(run.paste_to_token_ms) == 1

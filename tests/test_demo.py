@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shlex
 import signal
 import socket
 import subprocess
@@ -235,3 +236,55 @@ def test_a_busy_port_ends_the_demo_with_its_reason_and_leaves_nothing(tmp_path):
             assert demo.leftovers() == []
         finally:
             demo.kill_leftovers()
+
+
+def _make_demo_args(*variables: str) -> list[str]:
+    """The arguments `make demo VARIABLE=...` gives tools/demo.py (make -n: nothing runs)."""
+    root = DEMO.parent.parent
+    plan = subprocess.run(
+        ["make", "-n", "-s", "demo", *variables],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    line = next(line for line in plan.splitlines() if "tools/demo.py" in line)
+    words = shlex.split(line)
+    return words[words.index("tools/demo.py") + 1 :]
+
+
+@pytest.mark.parametrize(
+    ("variables", "env", "where"),
+    [
+        (["BLOCK_DEVICE_CODE=1"], {}, "every tenant"),
+        ([], {"NBAUTH_EMULATOR_BLOCK_DEVICE_CODE": "contoso.example"}, "contoso.example"),
+    ],
+    ids=["make-variable", "emulator-variable"],
+)
+def test_a_demo_with_device_code_blocked_says_so_and_how_to_sign_in(
+    tmp_path, monkeypatch, variables, env, where
+):
+    """`make demo BLOCK_DEVICE_CODE=1` (or the emulator's own variable) reaches the emulator,
+    whose settings then refuse device code there; the start-up text says so and how to sign
+    in instead. Plain `make demo` passes nothing new."""
+    from nbauth.emulator import EmulatorAdmin
+
+    assert _make_demo_args() == []
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    demo = Demo(tmp_path, *_make_demo_args(*variables), "--no-lab")
+    try:
+        demo.wait_for(lambda: "Press Ctrl-C" in demo.text, "the start-up text")
+        info = json.loads((demo.workdir / "emulator.json").read_text())
+        blocked = EmulatorAdmin(info["admin_url"]).settings()["block_device_code"]
+        assert blocked == (True if where == "every tenant" else [where])
+        assert f"device code: BLOCKED by Conditional Access in {where}" in demo.text
+        assert "%azlogin --method browser" in demo.text and "plain `%azlogin`" in demo.text
+
+        os.kill(demo.proc.pid, signal.SIGTERM)
+
+        assert demo.end() == 0
+        assert demo.leftovers() == []
+    finally:
+        demo.kill_leftovers()

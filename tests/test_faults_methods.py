@@ -216,3 +216,25 @@ def test_a_tool_that_prints_a_broken_answer_with_a_token_does_not_leak_it(
     blob = "\n".join([str(caught.value), repr(caught.value), debug_log.text])
     assert FAKE_JWT not in blob
     assert svc_session.account is None
+
+
+# -- a server error while signing in --------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Username/password sign-in is deprecated:FutureWarning")
+def test_a_server_error_during_a_password_sign_in_is_said_in_words(emu_admin, svc_session):
+    """msal raises its own MsalServiceError ("HTTP Error: 500") for a 5xx token answer; the
+    person gets nbauth's sentence instead, as for every other method."""
+    from _service_fixtures import ALICE_PASSWORD
+
+    from nbauth._errors import AuthenticationError
+
+    emu_admin.fault("token", status=500, body={"error": "server_error"})
+
+    with pytest.raises(AuthenticationError, match="server error") as caught:
+        svc_session.login(
+            "username_password", username="alice@contoso.example", password=ALICE_PASSWORD
+        )
+
+    assert "try again" in str(caught.value) and ALICE_PASSWORD not in str(caught.value)
+    assert [c["status"] for c in token_calls(emu_admin)] == [500]

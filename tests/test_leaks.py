@@ -1,9 +1,11 @@
 """The leak audit: nothing secret leaves the kernel.
 
 Canaries: every secret the emulator issued or knows (``GET /admin/issued``: access, refresh and ID
-tokens, device codes, authorization codes, client secrets, passwords; plus the managed identity
-endpoint's header). For every sign-in method registered in `nbauth._methods.available()` that can
-run against the emulator, and for the UI paths, these must not appear in:
+tokens, device codes, authorization codes, the PKCE verifiers sent to its token endpoint, client
+secrets, passwords; plus the managed identity endpoint's header). For every sign-in method
+registered in `nbauth._methods.available()` that can run against the emulator, for the browser
+sign-in finished by pasting back the address on a remote kernel (directly, and after Conditional
+Access refused a device code: `PASTE_BACK_FLOWS`), and for the UI paths, these must not appear in:
 
 - what a cell shows: printed output, displays (text and HTML), widget state (what
   ``store_widget_state`` saves into the .ipynb) and tracebacks under ``%xmode Verbose``, which
@@ -32,9 +34,10 @@ import json
 import os
 import pickle
 import re
+import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -95,6 +98,8 @@ class Ctx:
     emulator: dict
     env: object  # _service_fixtures.ServiceEnv
     tmp_path: Path
+    shown: list[str] = field(default_factory=list)
+    """What a flow showed besides its sign-in (refused pastes under %xmode Verbose...)."""
 
 
 def _device_code(ctx: Ctx):
@@ -209,6 +214,83 @@ RUNNERS: dict[str, Callable[[Ctx], object]] = {
     "client_certificate": _client_certificate,
 }
 
+# -- the browser sign-in finished by pasting back the address (issue 12) ------------------------
+
+
+def _approving_device_codes(admin):
+    """The person: approves each device code shown; any other prompt is only read."""
+
+    def prompt(p) -> None:
+        if p.user_code:
+            admin.approve(ALICE, p.user_code)
+
+    return prompt
+
+
+def _refused_pastes(ctx: Ctx, signin, address: str, mode: str = "Verbose") -> None:
+    """Two wrong pastes into `signin`, each in a cell under ``%xmode mode``: `address` (another
+    sign-in's: refused before any request), then this sign-in's state with `address`'s code,
+    already redeemed (Entra's refusal). Both leave the sign-in pending."""
+    used = _with_state(address, signin.prompt.verification_uri)
+    for pasted, error_type in ((address, nbauth.PastedAddressError), (used, AuthenticationError)):
+        # The cell names no variable holding the address: that would be the user's own frame.
+        namespace = {"signin": signin, "pasted": lambda value=pasted: value}
+        shown, error = verbose_cell("signin.complete(pasted())", namespace, mode)
+        assert isinstance(error, error_type), (error, shown[-2000:])
+        assert signin.status == "pending"
+        ctx.shown += [shown, *texts_of(error), pickle.dumps(error).decode("latin-1")]
+
+
+def _with_state(address: str, authorize_url: str) -> str:
+    from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+    fields = {k: v[0] for k, v in parse_qs(urlsplit(address).query).items()}
+    fields["state"] = parse_qs(urlsplit(authorize_url).query)["state"][0]
+    return urlunsplit(urlsplit(address)._replace(query=urlencode(fields)))
+
+
+def _used_address(ctx: Ctx) -> str:
+    """On a remote kernel: the address a finished browser sign-in was completed with (its code
+    is redeemed), for a later sign-in to be handed by mistake."""
+    ctx.env.set(NBAUTH_KERNEL_LOCATION="remote")
+    first = ctx.session.login("browser", wait=False, prompt=lambda p: None)
+    used = ctx.admin.pick_account(first.prompt.verification_uri, ALICE)
+    first.complete(used)
+    return used
+
+
+def _paste_back(ctx: Ctx):
+    """A remote kernel: ``login("browser", wait=False)``, the person signs in in their own
+    browser, and ``complete(address)`` redeems the address it ends on, after two wrong pastes."""
+    used = _used_address(ctx)
+    signin = ctx.session.login("browser", wait=False, prompt=lambda p: None)
+    _refused_pastes(ctx, signin, used)
+    signin.complete(ctx.admin.pick_account(signin.prompt.verification_uri, ALICE))
+    return signin
+
+
+def _device_code_refused(ctx: Ctx):
+    """A remote kernel whose tenant blocks device code: the device-code sign-in is refused
+    (AADSTS53003) after the person picks an account, goes on in the browser, and the pasted
+    address finishes it, after two wrong pastes."""
+    used = _used_address(ctx)
+    ctx.admin.settings(block_device_code=True)
+    signin = ctx.session.login("device_code", wait=False, prompt=_approving_device_codes(ctx.admin))
+    deadline = time.monotonic() + 20
+    while not isinstance(signin.prompt, nbauth.BrowserPrompt) and not signin.done():
+        assert time.monotonic() < deadline, "the refused device code did not switch"
+        time.sleep(0.05)
+    _refused_pastes(ctx, signin, used)
+    signin.complete(ctx.admin.pick_account(signin.prompt.verification_uri, ALICE))
+    return signin
+
+
+PASTE_BACK_FLOWS: dict[str, Callable[[Ctx], object]] = {
+    "browser-paste-back": _paste_back,
+    "device_code-refused-then-browser": _device_code_refused,
+}
+FLOWS = {**RUNNERS, **PASTE_BACK_FLOWS}
+
 NOT_EXERCISABLE = {
     "vscode": "reuses VS Code's sign-in through the Windows broker (azure-identity-broker on "
     "Windows or WSL); on this Linux machine it fails fast with MethodUnavailable, whose "
@@ -290,11 +372,14 @@ def sdk_call_with_network_trace(credential) -> int:
         ).status_code
 
 
-def verbose_cell(code: str, namespace: dict) -> tuple[str, BaseException | None]:
-    """Run `code` in a real IPython shell under ``%xmode Verbose``; (what it showed, error)."""
+def verbose_cell(
+    code: str, namespace: dict, mode: str = "Verbose"
+) -> tuple[str, BaseException | None]:
+    """Run `code` in a real IPython shell under ``%xmode Verbose`` (or `mode`); (what it
+    showed, error)."""
     shell = InteractiveShell.instance()
     shell.user_ns.update(namespace)
-    shell.run_line_magic("xmode", "Verbose")
+    shell.run_line_magic("xmode", mode)
     try:
         with capture_output() as captured:
             result = shell.run_cell(code)
@@ -312,16 +397,19 @@ def texts_of(*objects) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("method", sorted(RUNNERS))
+@pytest.mark.parametrize("method", sorted(FLOWS))
 def test_method_leaves_no_secret_anywhere(method, ctx, debug_log):
-    if method not in available():
+    if method in RUNNERS and method not in available():
         pytest.fail(f"{method} is in RUNNERS but not registered")
     session, admin = ctx.session, ctx.admin
 
     with warnings.catch_warnings(record=True) as warned:
         warnings.simplefilter("always")
-        signin = RUNNERS[method](ctx)
+        signin = FLOWS[method](ctx)
     assert signin.status == "succeeded", signin
+    if method in PASTE_BACK_FLOWS:  # the audit must have codes and verifiers to look for
+        issued = {kind: len(values) for kind, values in all_canaries(ctx).items()}
+        assert issued["authorization_codes"] >= 2 and issued["code_verifiers"] >= 2, issued
     credential, acredential = session.credential(), session.async_credential()
     token = credential.get_token(ARM_SCOPE)
     info = credential.get_token_info(STORAGE_SCOPE)
@@ -362,11 +450,31 @@ def test_method_leaves_no_secret_anywhere(method, ctx, debug_log):
         *pickles,
         *[str(w.message) for w in warned],
         shown,
+        *ctx.shown,
         debug_log.text,
     ]
     assert_clean(texts, ctx, f"the outputs of the {method!r} sign-in")
     # The audit saw the libraries' own logs, so the redaction was put to work.
     assert {"msal", "azure", "urllib3"} & {n.split(".")[0] for n in debug_log.names()}
+
+
+XMODES = ("Plain", "Context", "Verbose", "Minimal", "Docs")
+
+
+@pytest.mark.parametrize("mode", XMODES)
+def test_refused_pastes_show_no_secret_under_every_xmode(mode, ctx, debug_log):
+    """A wrong address pasted into a browser sign-in (another sign-in's; a used code) fails in
+    a cell: under no %xmode does what the cell shows hold the pasted code, a PKCE verifier or
+    a token, and the sign-in still finishes."""
+    assert mode in InteractiveShell.instance().InteractiveTB.valid_modes
+    used = _used_address(ctx)
+    signin = ctx.session.login("browser", wait=False, prompt=lambda p: None)
+
+    _refused_pastes(ctx, signin, used, mode)
+
+    signin.complete(ctx.admin.pick_account(signin.prompt.verification_uri, ALICE))
+    assert len(all_canaries(ctx)["code_verifiers"]) >= 2  # there to be found
+    assert_clean([*ctx.shown, debug_log.text], ctx, f"refused pastes under %xmode {mode}")
 
 
 def test_unavailable_methods_fail_without_secrets(ctx):

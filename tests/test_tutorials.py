@@ -206,15 +206,26 @@ def test_sdk_clients(kernel_env, emu_admin, tmp_path):
 
 
 def test_sign_in_methods(kernel_env, emu_admin, tmp_path):
-    with Approver(emu_admin, ALICE) as approver:
+    # Alice twice: `auto`'s device code, then the one Conditional Access refuses.
+    with Approver(emu_admin, ALICE, ALICE) as approver:
         nb, saved, _ = run_notebook("04-sign-in-methods.ipynb", tmp_path)
-    assert approver.approved == [ALICE] and approver.declined == 0
+    assert approver.approved == [ALICE, ALICE] and approver.declined == 0
     text = output_text(nb)
     assert f"auto sign-in: signed in as {ALICE} (device code sign-in)" in text
     assert "(this kernel's account)" in text  # the second auto run
     assert "(environment service principal)" in text
     assert "Contoso Production" in text  # the auth file's subscription
     assert "managed identity (system)" in text
+    # Device code blocked: the card went on in the browser, the pasted address finished it; the
+    # next device-code sign-in went to the browser at once; a wrong paste was refused.
+    assert "does not allow signing in with a device code" in text
+    assert "BrowserPrompt: This organization refused device code sign-in earlier" in text
+    assert "Refused: That address is the answer to another sign-in" in text
+    assert text.count(f"Signed in as {ALICE}") >= 2
+    devicecode = [r for r in emu_admin.requests() if r.get("endpoint") == "devicecode"]
+    redeemed = [r for r in emu_admin.requests() if r.get("grant_type") == "authorization_code"]
+    assert len(devicecode) == 2 and [r["status"] for r in redeemed] == [200, 200]
+    assert emu_admin.settings()["block_device_code"] is False  # the notebook put it back
     assert f"Now using {ALICE}." in text
     assert_no_secret_saved(emu_admin, saved)
 

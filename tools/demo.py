@@ -8,7 +8,9 @@ stops every process it started. JupyterLab works on copies of the tutorials in
 
 Options: --auto-approve USER (no page visit needed), --port N (JupyterLab; 0 for a free one),
 --workdir DIR (instead of .demo), --no-lab (services only, e.g. to point your own Jupyter at
-them: their variables are printed).
+them: their variables are printed), --block-device-code 1|TENANT,... (`make demo
+BLOCK_DEVICE_CODE=1`: the emulator's Conditional Access refuses device code in every tenant, or
+in those; the start-up text says how to sign in then).
 """
 
 from __future__ import annotations
@@ -80,7 +82,20 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-lab", action="store_true", help="start the services only")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo",
                         help="notebook copies, logs and Jupyter's config (default .demo)")
+    parser.add_argument("--block-device-code", metavar="1|TENANT,...", type=_blocked_tenants,
+                        help="Conditional Access refuses the device-code flow in every tenant "
+                        "(1) or in these tenant ids / domains; 0: in none")
     return parser.parse_args(argv)
+
+
+def _blocked_tenants(value: str) -> list[str] | None:
+    """The emulator's `--block-device-code` arguments: None (no block), [] (every tenant) or
+    the tenants named."""
+    if value.strip().lower() in ("", "0", "false", "no", "off"):
+        return None
+    if value.strip().lower() in ("1", "true", "yes", "on", "all"):
+        return []
+    return [tenant.strip() for tenant in value.split(",") if tenant.strip()]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     workdir = args.workdir.resolve()
     print("Starting the nbauth emulator and Azurite...", flush=True)
-    services = start(workdir=workdir, azurite=True, auto_approve=args.auto_approve)
+    blocked = args.block_device_code
+    extra = None if blocked is None else ["--block-device-code", *blocked]
+    services = start(workdir=workdir, azurite=True, auto_approve=args.auto_approve, extra_args=extra)
     env = services.env
     seed_storage(services.blob_url, env)
     info = services.info
@@ -110,6 +127,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"  demo users: {', '.join(info['users'])}  (the sign-in page asks only which one you are)")
     if args.auto_approve:
         print(f"  every sign-in is approved as {args.auto_approve} (--auto-approve)")
+    _print_device_code_block(info.get("block_device_code"))
     print(f"  storage (Azurite): {services.blob_url}  container '{DEMO_CONTAINER}'")
     print(f"  Key Vault: {info['key_vault']['url']}")
     lab = None
@@ -134,6 +152,21 @@ def _run(args: argparse.Namespace) -> int:
             print(f"A service stopped; see the logs in {_shown(workdir)}/")
             return 1
         time.sleep(0.5)
+
+
+def _print_device_code_block(blocked: bool | list[str] | None) -> None:
+    """Say so when the emulator refuses device code (BLOCK_DEVICE_CODE, its environment variable
+    or the seed), and how a person signs in then."""
+    if not blocked:
+        return
+    where = "every tenant" if blocked is True else ", ".join(blocked)
+    print(f"  device code: BLOCKED by Conditional Access in {where}; the sign-in page refuses it "
+          "with error 53003 (AADSTS53003), as Entra does")
+    print("    sign in with `%azlogin --method browser`, or plain `%azlogin`: after the refusal the "
+          "card switches to the browser sign-in.")
+    print("    Click 'Open sign-in page', pick a user; on a remote kernel, paste the address the "
+          "browser ends on (http://localhost:...) into the card.")
+    print("    The whole story: 04-sign-in-methods.ipynb, 'When your organization blocks device code'.")
 
 
 def start_lab(

@@ -21,7 +21,10 @@ From Python (e.g. a pytest fixture)::
 Sign-ins are approved on the page at ``info["device_login_url"]``, automatically
 (``auto_approve``), or through the JSON admin API at ``info["admin_url"]``: ``POST /approve``,
 ``/decline``, ``/expire``, ``/revoke``, ``/settings``, ``/faults``, ``/reset``; ``GET /requests``,
-``/issued``, ``/pending``, ``/settings``, ``/directory``. The seeded directory (tenants, users
+``/issued``, ``/pending``, ``/settings``, ``/directory``. A browser sign-in (authorization
+code) is answered on the account picker its authorize address shows, or by
+``EmulatorAdmin.pick_account(url, username)``, which returns the address the browser would then
+end on (``http://localhost:<port>/?code=...``, to paste back). The seeded directory (tenants, users
 with passwords, subscriptions, a service principal) is described in ``nbauth.emulator._seed``;
 replace it with ``seed=``.
 

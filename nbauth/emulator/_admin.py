@@ -16,8 +16,8 @@ GET/POST /faults        ``{"endpoint", "status"?, "body"?, "delay_s"?, "drop"?, 
                         (endpoints: ``_faults.FAULT_ENDPOINTS``)
 GET      /requests      every identity/ARM request: time, method, path, endpoint, grant_type,
                         client_id, status (never secrets); DELETE clears it
-GET      /issued        every token, refresh token, device and authorization code, secret
-                        and password issued or known
+GET      /issued        every token, refresh token, device and authorization code, PKCE
+                        verifier sent to it, secret and password issued or known
 GET      /pending       pending device codes, without their device_code
 GET      /directory     the seeded tenants, users, subscriptions (no secrets)
 POST     /reset         faults, log, settings and pending codes back to the start

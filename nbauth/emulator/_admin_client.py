@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import html
 import json
+import os
+import re
 from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# The emulator's own account picker and error page (_authorize.py): what a browser would read.
+_PICKER_FORM = re.compile(r'<form method="post" action="([^"]*)">')
+_REQUEST_FIELD = re.compile(r'name="request" value="([^"]*)"')
+_PAGE_ERROR = re.compile(r'<p class="error" role="alert">(.*?)</p>', re.S)
 
 
 class AdminCallError(RuntimeError):
@@ -134,6 +144,50 @@ class EmulatorAdmin:
         """Every secret the emulator issued or knows, to search outputs for leaks."""
         return self._object("GET", "issued")
 
+    def pick_account(
+        self,
+        authorize_url: str,
+        username: str,
+        *,
+        action: str = "approve",
+        verify: str | bool | None = None,
+    ) -> str:
+        """Stand in for a person's browser: open the sign-in page ``authorize_url`` (an
+        app's ``.../oauth2/v2.0/authorize?...``), pick ``username`` (``action="decline"``
+        declines) and return the address the browser then ends on, without going there:
+        ``http://localhost:<port>/?code=...&state=...``, what a person copies from the address
+        bar after a ``response_mode=query`` sign-in, for tests, tutorials and demos.
+
+        ``verify``: the CA bundle for the emulator's HTTPS (default ``$REQUESTS_CA_BUNDLE``,
+        which the ready file's ``env`` sets). The page must be on loopback.
+        """
+        import requests
+
+        if urlsplit(authorize_url).hostname not in _LOOPBACK:
+            raise AdminCallError(400, "pick_account opens the emulator's own page (loopback) only.")
+        if verify is None:
+            verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
+        options: dict[str, Any] = {"verify": verify, "timeout": self._timeout}
+        with requests.Session() as http:
+            http.trust_env = False  # loopback: never through a proxy
+            page = http.get(authorize_url, allow_redirects=False, **options)
+            if not page.is_redirect:  # the account picker (a redirect: auto-approved at once)
+                form, request = _PICKER_FORM.search(page.text), _REQUEST_FIELD.search(page.text)
+                if form is None or request is None:
+                    raise AdminCallError(page.status_code, _page_error(page.text))
+                fields = {"request": html.unescape(request[1]), "username": username}
+                url = urljoin(authorize_url, html.unescape(form[1]))
+                page = http.post(
+                    url, data={**fields, "action": action}, allow_redirects=False, **options
+                )
+        if not page.is_redirect:
+            raise AdminCallError(
+                page.status_code,
+                f"the sign-in ended on a page, not an address (a form_post request?): "
+                f"{_page_error(page.text)}",
+            )
+        return str(page.headers["Location"])
+
     def pending(self) -> list[dict[str, Any]]:
         return self._objects("pending")
 
@@ -142,6 +196,12 @@ class EmulatorAdmin:
 
     def directory(self) -> dict[str, Any]:
         return self._object("GET", "directory")
+
+
+def _page_error(page: str) -> str:
+    found = _PAGE_ERROR.search(page)
+    text = re.sub(r"<[^>]+>", "", found[1]) if found else page[:200]
+    return html.unescape(" ".join(text.split()))
 
 
 def _drop_none(**kwargs: Any) -> dict[str, Any]:

@@ -81,6 +81,9 @@ class AuthorizationCodes:
         value = form.get("code")
         if not value:
             raise missing_parameter("code")
+        verifier = form.get("code_verifier")
+        if verifier:
+            self.ctx.state.record_issued("code_verifiers", verifier)
         with self._lock:
             code = self._codes.get(value)
             if code is None:

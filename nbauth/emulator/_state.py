@@ -116,6 +116,9 @@ class EmulatorState:
             "id_tokens": [],
             "device_codes": [],
             "authorization_codes": [],
+            # PKCE verifiers that reached the token endpoint: secret until redeemed, and a
+            # client must never show one (the leak audit searches for them).
+            "code_verifiers": [],
             "client_secrets": [],
             "passwords": [],
         }

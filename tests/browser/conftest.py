@@ -81,14 +81,34 @@ def azurite(emulator, tmp_path_factory):
 
 
 class JupyterLab:
-    """A running JupyterLab server: its URL, token and the folder it serves."""
+    """A running JupyterLab (or Notebook 7: ``app="notebook"``) server: its URL, token and the
+    folder it serves."""
 
-    def __init__(self, url: str, token: str, root: Path, proc: subprocess.Popen, log: Path):
+    def __init__(
+        self,
+        url: str,
+        token: str,
+        root: Path,
+        proc: subprocess.Popen,
+        log: Path,
+        app: str = "lab",
+    ):
         self.url, self.token, self.root, self.proc, self.log = url, token, root, proc, log
+        self.app = app
 
     def notebook_url(self, name: str) -> str:
+        if self.app == "notebook":
+            return f"{self.url}/notebooks/{name}?token={self.token}"
         # `reset`: a fresh workspace, so no notebook of an earlier test is reopened.
         return f"{self.url}/lab/tree/{name}?reset&token={self.token}"
+
+    def kernel_idle(self, name: str) -> bool:
+        """Whether the notebook `name` has a kernel that is idle (the server's view)."""
+        sessions = self.api("GET", "/api/sessions").json()
+        return any(
+            s.get("path", "").endswith(name) and s.get("kernel", {}).get("execution_state") == "idle"
+            for s in sessions
+        )
 
     def api(self, method: str, path: str, **kwargs) -> requests.Response:
         headers = {"Authorization": f"token {self.token}"}
@@ -138,10 +158,10 @@ def _stop(lab: JupyterLab) -> None:
                 lab.proc.wait()
 
 
-@pytest.fixture(scope="module")
-def jupyterlab(emulator, azurite, tmp_path_factory):
-    """JupyterLab serving an empty tmp folder, with the emulator's and Azurite's environment."""
-    base = tmp_path_factory.mktemp("jupyterlab")
+def _serve(app: str, emulator, azurite, tmp_path_factory, extra_env=None):
+    """JupyterLab (``lab``) or Notebook 7 (``notebook``) serving an empty tmp folder, with the
+    emulator's and Azurite's environment (and `extra_env` for its kernels)."""
+    base = tmp_path_factory.mktemp(f"jupyter-{app}")
     root, config, runtime, data = (base / n for n in ("root", "config", "runtime", "data"))
     for folder in (root, config, runtime, data):
         folder.mkdir()
@@ -159,15 +179,16 @@ def jupyterlab(emulator, azurite, tmp_path_factory):
         "IPYTHONDIR": str(base / "ipython"),
         "NBAUTH_DEMO_BLOB_URL": azurite,
         "NBAUTH_DEMO_CONTAINER": DEMO_CONTAINER,
+        **(extra_env or {}),
     }
     # Kernels find their kernelspec in sys.prefix; don't let a per-user data dir add others.
     env["JUPYTER_DATA_DIR"] = str(data)
-    log = base / "jupyterlab.log"
+    log = base / f"{app}.log"
     command = [
         sys.executable,
         "-m",
         "jupyter",
-        "lab",
+        app,
         "--no-browser",
         "--allow-root",  # CI containers run as root
         "--ip=127.0.0.1",
@@ -175,21 +196,30 @@ def jupyterlab(emulator, azurite, tmp_path_factory):
         "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root}",
-        # Offline and quiet: no PyPI extension manager, no news, no update check.
-        "--LabApp.extension_manager=readonly",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
+    if app == "lab":
+        # Offline and quiet: no PyPI extension manager, no news, no update check.
+        command += [
+            "--LabApp.extension_manager=readonly",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=root, start_new_session=True
         )
-    lab = JupyterLab(f"http://127.0.0.1:{port}", token, root, proc, log)
+    server = JupyterLab(f"http://127.0.0.1:{port}", token, root, proc, log, app)
     try:
-        _wait_until_serving(lab)
-        yield lab
+        _wait_until_serving(server)
+        yield server
     finally:
-        _stop(lab)
+        _stop(server)
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(emulator, azurite, tmp_path_factory):
+    """JupyterLab serving an empty tmp folder, with the emulator's and Azurite's environment."""
+    yield from _serve("lab", emulator, azurite, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -263,6 +293,17 @@ class NotebookPage:
         return self.cell(index).locator(".jp-OutputArea-output")
 
     def wait_for_kernel_idle(self) -> None:
+        if self.lab.app == "notebook":
+            # Notebook 7 has no status bar: the server says when the kernel is idle, then the
+            # page's kernel indicator (top right) says the page is connected to it.
+            deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+            while not self.lab.kernel_idle(self.name):
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"no idle kernel for {self.name}")
+                self.page.wait_for_timeout(200)
+            self.page.locator(".jp-NotebookKernelStatus, .jp-Notebook-ExecutionIndicator").first.wait_for()
+            self.page.wait_for_timeout(500)
+            return
         # The status bar reads "No Kernel | Initializing", "... | Connecting", then "... | Idle";
         # the toolbar's execution indicator already says idle before the kernel is connected.
         self.page.wait_for_function(
