@@ -222,6 +222,35 @@ def jupyterlab(emulator, azurite, tmp_path_factory):
     yield from _serve("lab", emulator, azurite, tmp_path_factory)
 
 
+@pytest.fixture(scope="module", params=["lab", "notebook"])
+def remote_server(request, emulator, azurite, tmp_path_factory):
+    """JupyterLab, then Notebook 7, whose kernels believe they run on a remote machine."""
+    remote = {"NBAUTH_KERNEL_LOCATION": "remote"}
+    yield from _serve(request.param, emulator, azurite, tmp_path_factory, remote)
+
+
+@pytest.fixture
+def remote_notebook(browser, remote_server, request, artifacts):
+    """(browser context, the paste-back notebook open in it, "lab" or "notebook")."""
+    # The emulator's sign-in pages are HTTPS under a local test CA that Chromium does not know.
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, ignore_https_errors=True)
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    source = REPO_ROOT / "tests" / "notebooks" / "browser_paste_back.ipynb"
+    try:
+        yield context, NotebookPage.open(context, remote_server, source), remote_server.app
+    finally:
+        failed = getattr(request.node, "rep_call", None)
+        if failed is not None and failed.failed:
+            for i, page in enumerate(context.pages):
+                try:
+                    page.screenshot(
+                        path=str(artifacts / f"failure-paste-{remote_server.app}-{i}.png")
+                    )
+                except Exception:  # noqa: BLE001 - best effort; the test already failed
+                    pass
+        context.close()
+
+
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
@@ -337,7 +366,8 @@ class NotebookPage:
             if time.monotonic() > deadline:
                 raise AssertionError(f"JupyterLab did not save {self.name}")
             self.page.wait_for_timeout(100)
-        self.page.locator(".lm-TabBar-tab.jp-mod-current:not(.jp-mod-dirty)").wait_for()
+        if self.lab.app == "lab":
+            self.page.locator(".lm-TabBar-tab.jp-mod-current:not(.jp-mod-dirty)").wait_for()
         return path
 
 
