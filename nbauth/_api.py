@@ -86,7 +86,11 @@ def login(
     not know, naming them but never their values.
 
     Inside a Jupyter kernel, with no ``prompt``, the sign-in is shown as ``%azlogin`` shows it
-    (the device-code card, then the signed-in badge) instead of printed text.
+    (the device-code card, then the signed-in badge) instead of printed text. A browser
+    sign-in finished by pasting back its address (a remote kernel, or a tenant that refuses
+    device code) returns pending once the card shows the page, even with ``wait=True``: the
+    card takes the address only while the kernel is idle. Cells that need a token wait for it;
+    from Python, ``signin.complete(address)`` finishes it (`nbauth.BrowserPrompt`).
     """
     options = HiddenValues(options)  # secrets: see nbauth._hidden
     try:

@@ -25,7 +25,9 @@ from ._base_errors import REDACTED, redact
 
 __all__ = ["MAX_MESSAGE_CHARS", "install", "register_secret", "scrub"]
 
-_PREFIXES = ("msal", "azure", "urllib3", "nbauth")
+# ipykernel, its application and `comm` log every widget message at DEBUG: the card's pasted
+# address (an authorization code) travels in one.
+_PREFIXES = ("msal", "azure", "urllib3", "nbauth", "comm", "ipykernel", "IPKernelApp")
 MAX_MESSAGE_CHARS = 10_000
 # Known secrets are few (one per sign-in with a secret); the cap bounds a long-lived kernel.
 _MAX_KNOWN = 64

@@ -334,16 +334,24 @@ class SignIn:
 
 
 def wait_or_cancel(
-    signin: SignIn, timeout: float | None, signed_in: Callable[[], Account | None]
-) -> None:
+    signin: SignIn,
+    timeout: float | None,
+    signed_in: Callable[[], Account | None],
+    until: threading.Event | None = None,
+) -> bool:
     """Wait for `signin` on behalf of a person: a timeout or the stop button cancels it.
 
     Raises `SignInTimeout` or `SignInCancelled` (saying who, per ``signed_in()``, is still
     signed in) once the sign-in is stopped, or the sign-in's own failure. A sign-in that
-    succeeded just before the interrupt counts as succeeded.
+    succeeded just before the interrupt counts as succeeded. Returns True once it succeeded;
+    False, the sign-in still pending, as soon as `until` is set (the person finishes it
+    elsewhere: a card that only takes input while the kernel is idle).
     """
     try:
+        if until is not None and not _done_before(signin, timeout, until):
+            return False
         signin.wait(timeout)
+        return True
     except SignInTimeout:
         signin.cancel()
         raise SignInTimeout(
@@ -354,3 +362,17 @@ def wait_or_cancel(
         signin.cancel()
         if signin.status != SUCCEEDED:
             raise SignInCancelled(cancelled_text(signed_in())) from None
+    return True
+
+
+def _done_before(signin: SignIn, timeout: float | None, until: threading.Event) -> bool:
+    """Whether `signin` ends before `until` is set; raises `SignInTimeout` after `timeout` s."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not signin.done():
+        if until.is_set():
+            return False
+        left = _WAIT_SLICE_S if deadline is None else deadline - time.monotonic()
+        if left <= 0:
+            raise SignInTimeout("")  # worded by wait_or_cancel
+        until.wait(min(_WAIT_SLICE_S, left))
+    return True

@@ -235,57 +235,77 @@ def test_device_code(emulator, admin, shell, magics, nbsession):
     assert_signed_in(result, captured, shell, nbsession, ALICE, "device_code")
 
 
-def test_browser_on_a_remote_kernel_shows_the_device_code_card(
+class PastingPerson(threading.Thread):
+    """Signs in on the page a browser sign-in shows, as `username`, and pastes back the address
+    the browser ends on (`SignIn.complete`): what a person does on a remote kernel."""
+
+    def __init__(self, session, username: str = ALICE) -> None:
+        super().__init__(daemon=True, name="test-pasting-person")
+        self.session, self.username = session, username
+        self.address: str | None = None
+        self.page = ""
+
+    def run(self) -> None:
+        from _user_method_fixtures import FakeBrowser
+
+        from nbauth._prompt import BrowserPrompt
+
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pending = self.session.pending
+            if pending is not None and isinstance(pending.prompt, BrowserPrompt):
+                browser = FakeBrowser(self.username, follow=False)
+                self.page = pending.prompt.verification_uri
+                browser(self.page)
+                self.address = browser.ended_on
+                pending.complete(self.address)
+                return
+            time.sleep(0.05)
+
+
+def test_browser_on_a_remote_kernel_is_finished_by_the_pasted_address(
     emulator, admin, monkeypatch, shell, magics, nbsession
 ):
     monkeypatch.delenv("NBAUTH_KERNEL_LOCATION", raising=False)
     monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
-    result, captured = azlogin(shell, "--method interactive-browser", Person(admin))
-    lines = captured.stdout.splitlines()
-    assert "JupyterHub" in lines[0] and "device code instead" in lines[0]
-    assert lines[1].startswith("To sign in, open ")  # the card's text: the magic's prompt
-    assert_signed_in(result, captured, shell, nbsession, ALICE, "device_code")
-    assert not [r for r in admin.requests() if r.get("endpoint") == "authorize"]
+    person = PastingPerson(nbsession)
+    person.start()
+    result, captured = azlogin(shell, "--method interactive-browser")
+    person.join(20)
+    assert person.address is not None and person.address not in captured.stdout
+    assert captured.stdout.startswith("Open this page in your browser and sign in: ")
+    assert_signed_in(result, captured, shell, nbsession, ALICE, "browser")
+    assert not [r for r in admin.requests() if r.get("endpoint") == "devicecode"]
 
 
-def test_broker_on_linux_falls_back_to_browser_then_device_code(
+def test_broker_on_linux_falls_back_to_the_browser(
     emulator, admin, monkeypatch, shell, magics, nbsession
 ):
     monkeypatch.delenv("NBAUTH_KERNEL_LOCATION", raising=False)
     monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
-    result, captured = azlogin(shell, f"--method wam --account {BOB}", Person(admin, BOB))
+    person = PastingPerson(nbsession, BOB)
+    person.start()
+    result, captured = azlogin(shell, f"--method wam --account {BOB}")
+    person.join(20)
     assert "broker" in captured.stdout.splitlines()[0]
-    assert "To sign in, open " in captured.stdout
-    assert_signed_in(result, captured, shell, nbsession, BOB, "device_code")
+    assert "login_hint=bob%40contoso.example" in person.page
+    assert_signed_in(result, captured, shell, nbsession, BOB, "browser")
 
 
-def test_browser_without_a_code_shows_a_waiting_line_the_badge_replaces(
-    emulator, admin, monkeypatch, shell, nbsession
+def test_person_method_browser_takes_the_named_account_to_the_browser(
+    emulator, admin, monkeypatch, shell, magics, nbsession
 ):
-    """A pending sign-in with no code to show (the browser's), in widget mode and --no-wait:
-    a waiting line through a display handle, replaced in place by the badge when it ends."""
-    from _user_method_fixtures import FakeBrowser
-
-    from nbauth._ui import display as ui_display
-
-    monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "local")
-    browser = FakeBrowser(ALICE, do_nothing=True)
-    with capture_output() as captured:
-        shown = ui_display.start_sign_in(
-            nbsession, blocking=False, ui="widgets", method="browser", open_browser=browser
-        )
-        signin = shown.signin
-        assert signin.status == "pending" and shown.card is None
-        browser.do_nothing = False
-        browser(browser.urls[0])  # the person finishes in the browser
-        assert signin.wait(30).username == ALICE
-        shown.finish(signin)  # returns once the done callback (worker thread) has shown it
-    waiting, *rest = captured.outputs
-    assert waiting.data["text/plain"].startswith("Waiting for you to sign in.")
-    [final] = [o for o in rest if o.update]
-    assert final.transient["display_id"] == waiting.transient["display_id"]
-    assert final.data["text/plain"].startswith(f"Signed in as {ALICE} · ")
-    assert "browser" in final.data["text/plain"]
+    """``NBAUTH_PERSON_METHOD=browser`` on a remote kernel: ``%azlogin --account`` (auto with a
+    person named) signs that person in in the browser, the name preselected, no device code."""
+    monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "remote")
+    monkeypatch.setenv("NBAUTH_PERSON_METHOD", "browser")
+    person = PastingPerson(nbsession, BOB)
+    person.start()
+    result, captured = azlogin(shell, f"--account {BOB}")
+    person.join(20)
+    assert_signed_in(result, captured, shell, nbsession, BOB, "browser")
+    assert "login_hint=bob%40contoso.example" in person.page  # the name is preselected
+    assert not [r for r in admin.requests() if r.get("endpoint") == "devicecode"]
 
 
 def _run_ipython_child(program: str, env: dict[str, str], tmp_path: Path) -> dict:

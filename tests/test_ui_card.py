@@ -89,37 +89,34 @@ def test_pending_card_shows_code_link_countdown_and_cancel(nbsession, admin, emu
 
 def test_a_fallback_notice_is_shown_in_the_card_not_printed(nbsession, admin, shell, monkeypatch):
     """A method's notice (the browser cannot be used here) goes into the card above the code."""
-    monkeypatch.delenv("NBAUTH_KERNEL_LOCATION", raising=False)
-    monkeypatch.setenv("JUPYTERHUB_API_URL", "http://127.0.0.1:9/hub/api")
+    monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "local")  # remote: the paste-back browser
     with capture_output() as captured:
         shown = start_card(nbsession, method="browser", open_browser=lambda url: False)
     try:
         assert captured.stdout == ""
-        assert shown.card.view.reason.startswith("The browser sign-in cannot be used: ")
+        assert shown.card.view.kind == "device_code"
+        assert shown.card.view.reason.startswith("Opening the sign-in page in a browser")
+        assert "The browser sign-in cannot be used: " in shown.card.view.reason
         assert "device code instead" in shown.card.view.reason
     finally:
         shown.signin.cancel()
 
 
-def test_browser_notices_are_shown_in_the_waiting_line(nbsession, admin, shell, monkeypatch):
+def test_browser_notices_are_shown_in_the_card(nbsession, admin, shell, monkeypatch):
+    """A browser sign-in shows its card (page to open, paste field: tests/test_ui_paste_back.py)
+    with what the method said on the way, printed nowhere else."""
     from _user_method_fixtures import FakeBrowser
 
     monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "local")
     browser = FakeBrowser(ALICE, do_nothing=True)
     with capture_output() as captured:
-        shown = ui_display.start_sign_in(
-            nbsession, blocking=False, ui="widgets", method="browser", open_browser=browser
-        )
+        shown = start_card(nbsession, method="browser", open_browser=browser)
     try:
         assert captured.stdout == ""
-        [waiting] = captured.outputs
-        lines = waiting.data["text/plain"].splitlines()
-        assert lines[0].startswith("Waiting for you to sign in.")
-        assert lines[1:] == [
-            "Opening the sign-in page in a browser on this machine...",
-            f"Finish signing in in the browser. If its window is gone, open: {browser.urls[0]}",
-        ]
-        assert "white-space:pre-wrap" in waiting.data["text/html"]
+        [card_output] = captured.outputs
+        assert shown.card.view.kind == "browser"
+        assert shown.card.view.reason == "Opening the sign-in page in a browser on this machine..."
+        assert browser.urls[0] in card_output.data["text/plain"]
     finally:
         shown.signin.cancel()
 

@@ -4,6 +4,7 @@ with a named or remembered person."""
 from __future__ import annotations
 
 import dataclasses
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from .._hidden import HiddenValues
@@ -96,7 +97,14 @@ def _login_auto(request: LoginRequest) -> None:
     if person.account is not None:
         if _resume(person):
             return
-        _sign_in(dataclasses.replace(person, method="device_code"))
+        # Lazy load: the methods load azure-core, and %load_ext imports this module.
+        from .._methods._paste_back import prefers_browser
+
+        if prefers_browser(person.session):  # the admin's setting (remote kernels)
+            options = MappingProxyType({**person.options, "login_hint": person.account})
+            _sign_in(dataclasses.replace(person, method="browser", options=options))
+        else:
+            _sign_in(dataclasses.replace(person, method="device_code"))
         return
     _sign_in(request)
 

@@ -77,13 +77,12 @@ NOT_REACHED = "not reached"
 
 @dataclass(frozen=True)
 class Step:
+    """A step of the chain: a method's `AutoPlace` (``cached``: the kernel's own account)."""
+
     name: str
-    """The nbauth method it runs (``cached``: the kernel's own account)."""
     label: str
     env_name: str | None
-    """Its name in ``AZURE_TOKEN_CREDENTIALS`` (azure-identity's), if it has one."""
     group: str
-    """``prod`` or ``dev``."""
     stop_on_failure: bool
 
 

@@ -83,7 +83,8 @@ def close_tree(widget: Any) -> None:
 
 
 class InlineSignIn:
-    """A device-code sign-in shown inside a picker: the device-code card, then gone.
+    """A person's sign-in shown inside a picker: the card (a device code, or the browser
+    sign-in's page and paste field), then gone.
 
     ``start(login)`` calls ``login(prompt)`` (which must start a non-blocking sign-in and
     return its `SignIn`) and puts the card for the prompt it receives into ``widget``. The
@@ -124,6 +125,11 @@ class InlineSignIn:
     def _show_prompt(self, prompt: Prompt) -> None:
         from .device_code_card import DeviceCodeCard  # Lazy load: anywidget
 
+        if self.card is not None:
+            # The sign-in changed what it asks (device code refused: the browser), from its
+            # worker thread: the same card follows.
+            self.card.show_prompt(prompt)
+            return
         self.card = DeviceCodeCard(
             prompt, blocking=False, account_hint=self._account_hint, reason=self._reason or None
         )

@@ -1,13 +1,21 @@
-"""The device-code card: the code, a "copy code and open sign-in page" button, the link, a
-countdown, Cancel (or the stop-button hint), a status line; then the signed-in badge.
+"""The sign-in card: for a device code, the code, a "copy code and open sign-in page" button,
+the link, a countdown; for a browser sign-in (issue 12), an "Open sign-in page" button and a
+field for the address the browser ends on; then Cancel (or the stop-button hint), a status line;
+then the signed-in badge. A device-code sign-in that the tenant refuses switches the same card
+to the browser view (`DeviceCodeCard.show_prompt`).
 
 `DeviceCodeCard` is an ``ipywidgets.VBox`` holding a `DeviceCodeView` (anywidget: the part that
-needs front-end JavaScript, for the clipboard and the new tab) and, when the kernel is free to
-process clicks (``--no-wait``), an ``ipywidgets.Button`` to cancel. Tests drive it headlessly:
-trait values and ``card.cancel_button.click()``.
+needs front-end JavaScript, for the clipboard, the new tab and the field) and, when the kernel
+is free to process clicks (``--no-wait``, and always for a browser sign-in), an
+``ipywidgets.Button`` to cancel. Tests drive it headlessly: trait values,
+``card.cancel_button.click()`` and the view's comm for the field's message.
 
-No trait holds a token, a refresh token or the device code; the user code is cleared as soon as
-the sign-in ends (saved widget state goes into the .ipynb).
+No trait holds a token, a refresh token, the device code or a pasted address; the user code is
+cleared as soon as the sign-in ends (saved widget state goes into the .ipynb). The pasted
+address holds a one-time authorization code: the front end sends it once as a custom message
+(``{"type": "paste", "address": ...}``) and empties the field; the kernel takes it out of the
+message, redeems it in a thread of its own (`SignIn.complete`) and says what was wrong with it,
+never what it held.
 """
 
 from __future__ import annotations
@@ -20,18 +28,23 @@ import anywidget
 import ipywidgets
 import traitlets
 
+from .._base_errors import NbauthError
+from .._hidden import HiddenText
 from .._links import link_warning, safe_href
+from .._prompt import BrowserPrompt
 from .._signin import SUCCEEDED
 from .badge import BadgeInfo, signed_in_badge
-from .text import STOP_BUTTON_HINT, outcome_text, prompt_line, waiting_text
+from .text import STOP_BUTTON_HINT, outcome_text, paste_hint, prompt_line, waiting_text
 
 if TYPE_CHECKING:
-    from .._prompt import DeviceCodePrompt
+    from .._prompt import Prompt
     from .._signin import Account, SignIn
 
-__all__ = ["DeviceCodeCard", "DeviceCodeView"]
+__all__ = ["PASTE_MESSAGE", "DeviceCodeCard", "DeviceCodeView"]
 
 _HERE = Path(__file__).parent
+PASTE_MESSAGE = "paste"
+"""The ``type`` of the front end's message carrying the pasted address."""
 
 
 class DeviceCodeView(anywidget.AnyWidget):
@@ -54,6 +67,14 @@ class DeviceCodeView(anywidget.AnyWidget):
     account_hint = traitlets.Unicode("").tag(sync=True)
     reason = traitlets.Unicode("").tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
+    kind = traitlets.Unicode("device_code").tag(sync=True)
+    """device_code (a code to type on a page) or browser (a page to open, an address to paste)."""
+    paste_hint = traitlets.Unicode("").tag(sync=True)
+    """The field's label: where the address to paste comes from (``localhost:<port>``)."""
+    paste_error = traitlets.Unicode("").tag(sync=True)
+    """Why the last pasted address was refused, in one line that never repeats it."""
+    checking = traitlets.Bool(False).tag(sync=True)
+    """A pasted address is being redeemed."""
 
 
 # ipywidgets ships no type information, so its classes are Any to a type checker.
@@ -63,7 +84,7 @@ class DeviceCodeCard(ipywidgets.VBox):  # type: ignore[misc]
 
     def __init__(
         self,
-        prompt: DeviceCodePrompt,
+        prompt: Prompt,
         *,
         blocking: bool,
         cancel_hint: str = STOP_BUTTON_HINT,
@@ -71,35 +92,31 @@ class DeviceCodeCard(ipywidgets.VBox):  # type: ignore[misc]
         reason: str | None = None,
         **kwargs: Any,
     ) -> None:
+        # A browser sign-in is finished in the card, which takes input only while the kernel
+        # is idle: the cell that shows it does not block (see `.waiting`).
+        blocking = blocking and not isinstance(prompt, BrowserPrompt)
+        self._signin: SignIn | None = None
         self.view = DeviceCodeView(
-            user_code=prompt.user_code,
-            verification_uri=prompt.verification_uri,
-            link_href=safe_href(prompt.verification_uri) or "",
-            link_warning=link_warning(prompt.verification_uri),
-            expires_on=float(prompt.expires_on),
             blocking=blocking,
             account_hint=account_hint or "",
-            reason=reason or "",
             status=waiting_text(blocking=blocking, cancel_hint=cancel_hint),
         )
+        self.view.on_msg(self._on_message)
         self.cancel_button: ipywidgets.Button | None = None
-        children: list[ipywidgets.Widget] = [self.view]
+        super().__init__(children=[self.view], **kwargs)
+        self.add_class("nbauth-card")
+        self.blocking = blocking
         if not blocking:
             # While a cell blocks, ipykernel processes no widget messages, so a Cancel button
             # would do nothing: the stop-button hint takes its place.
-            self.cancel_button = ipywidgets.Button(
-                description="Cancel", tooltip="Cancel this sign-in", icon="times"
-            )
-            self.cancel_button.add_class("nbauth-cancel")
-            children.append(self.cancel_button)
-        super().__init__(children=children, **kwargs)
-        self.add_class("nbauth-card")
-        self.blocking = blocking
+            self._add_cancel_button()
         self.badge: ipywidgets.HTML | None = None
-        self._prompt_line = prompt_line(prompt)
-        self._text = self._prompt_line
+        self._reason = reason or ""
         self._lock = threading.Lock()
+        self._checking = threading.Lock()  # guards view.checking: one address at a time
         self._finished = False
+        self._text = ""
+        self.show_prompt(prompt)
 
     @property
     def state(self) -> str:
@@ -112,12 +129,105 @@ class DeviceCodeCard(ipywidgets.VBox):  # type: ignore[misc]
 
     def add_note(self, text: str) -> None:
         """Say more above the code: a method's notice that came after the card was shown."""
+        self._reason = f"{self._reason} {text}".strip()
         self.view.reason = f"{self.view.reason} {text}".strip()
 
+    def show_prompt(self, prompt: Prompt) -> None:
+        """Show what `prompt` asks: at first, and again when the sign-in changes it (the tenant
+        refused the device code: the browser view, with the reason)."""
+        browser = isinstance(prompt, BrowserPrompt)
+        view = self.view
+        with view.hold_sync():
+            view.kind = "browser" if browser else "device_code"
+            view.user_code = prompt.user_code
+            view.verification_uri = prompt.verification_uri
+            view.link_href = safe_href(prompt.verification_uri) or ""
+            view.link_warning = link_warning(prompt.verification_uri)
+            view.expires_on = float(prompt.expires_on)
+            said = prompt.reason if isinstance(prompt, BrowserPrompt) else ""
+            view.reason = " ".join(filter(None, [self._reason, said]))
+            view.paste_hint = paste_hint(prompt) if isinstance(prompt, BrowserPrompt) else ""
+            view.paste_error = ""
+        self._text = prompt_line(prompt)
+        if browser and self.blocking:
+            self._unblock()
+
     def attach(self, signin: SignIn) -> None:
-        """Wire the Cancel button to `signin`."""
+        """Wire the Cancel button and the paste field to `signin`."""
+        self._signin = signin
         if self.cancel_button is not None:
             self.cancel_button.on_click(lambda _button: signin.cancel())
+
+    def _add_cancel_button(self) -> None:
+        button = ipywidgets.Button(
+            description="Cancel", tooltip="Cancel this sign-in", icon="times"
+        )
+        button.add_class("nbauth-cancel")
+        signin = self._signin
+        if signin is not None:
+            button.on_click(lambda _button: signin.cancel())
+        self.cancel_button = button
+        self.children = [self.view, button]
+
+    def _unblock(self) -> None:
+        """The cell stops waiting (see `__init__`): Cancel takes the stop button's place."""
+        self.blocking = False
+        self.view.blocking = False
+        self.view.status = waiting_text(blocking=False, cancel_hint="")
+        if self.cancel_button is None:
+            self._add_cancel_button()
+
+    def _on_message(self, _view: Any, content: Any, _buffers: Any) -> None:
+        """The front end's message: an address pasted into the field. Runs on the kernel's
+        message thread and returns at once: redeeming it is an HTTPS request (see `_redeem`).
+        Never raises: ipywidgets would print a traceback, with this frame's variables under
+        ``%xmode Verbose``."""
+        try:
+            if not isinstance(content, dict) or content.get("type") != PASTE_MESSAGE:
+                return
+            # Out of the message at once: nothing that outlives this call holds it in clear.
+            address = HiddenText(content.pop("address", None))
+            signin = self._signin
+            if signin is None or signin.done() or self.view.kind != "browser":
+                return
+            with self._checking:
+                if self.view.checking:
+                    self.view.paste_error = (
+                        "Still checking the address pasted before; wait a moment."
+                    )
+                    return
+                self.view.paste_error = ""
+                self.view.checking = True
+            try:
+                threading.Thread(
+                    target=self._redeem, args=(signin, address), name="nbauth-paste", daemon=True
+                ).start()
+            except BaseException:
+                with self._checking:
+                    self.view.checking = False
+                raise
+        except Exception:  # noqa: BLE001 - see the docstring
+            self.view.paste_error = "The pasted address could not be read. Paste it again."
+
+    def _redeem(self, signin: SignIn, address: HiddenText) -> None:
+        """Finish `signin` with the pasted address, in a thread of its own: the kernel stays
+        free (the stop button, other messages) during the request, and a refusal is one line
+        in the card, the field kept for another try. Success turns the card into the badge
+        (the sign-in's done callback)."""
+        try:
+            signin.complete(str(address.reveal() or ""))
+        except NbauthError as exc:
+            # nbauth's errors say what is wrong with the address, never what it holds.
+            if not signin.done():
+                self.view.paste_error = (str(exc).strip().splitlines() or [""])[0]
+        except Exception as exc:  # noqa: BLE001 - the card must say something, not die
+            if not signin.done():
+                self.view.paste_error = (
+                    f"The address could not be checked ({type(exc).__name__}). Try again."
+                )
+        finally:
+            with self._checking:
+                self.view.checking = False
 
     def finish(
         self,
@@ -136,6 +246,7 @@ class DeviceCodeCard(ipywidgets.VBox):  # type: ignore[misc]
         view = self.view
         # Clear the code first, so no later state of the view (saved or synced) holds it.
         view.user_code = ""
+        view.paste_error = ""
         if self.cancel_button is not None:
             self.cancel_button.close()
             self.cancel_button = None

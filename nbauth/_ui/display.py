@@ -9,8 +9,11 @@
 inline re-prompt and ``nbauth.login()`` in a kernel: it starts the sign-in (any method) with the
 card as its prompt, shows it, and (``wait=True``) blocks with the stop button / Ctrl-C as the way
 out. A method that asks nothing of the person (environment, managed identity, Azure CLI...)
-finishes at once and shows the badge; one that waits without a code (the browser) shows a
-waiting line that the badge replaces. A sign-in made by ``auto`` shows its report under the badge.
+finishes at once and shows the badge; one that waits without a prompt shows a waiting line that
+the badge replaces. A sign-in made by ``auto`` shows its report under the badge.
+
+A browser sign-in finished by pasting back the address (`BrowserPrompt`; a device code that
+the tenant refuses turns into one) stops the cell's wait: see `.waiting`.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from .._arguments import seconds
 from .._base_errors import ConfigurationError, SignInTimeout
 from .._hidden import HiddenValues
+from .._prompt import BrowserPrompt
 from .._signin_status import SUCCEEDED, cancelled_text
 from .badge import BadgeInfo, badge_info, full_badge_text, signed_in_badge
 from .text import (
@@ -149,6 +153,8 @@ class SignInDisplay:
         self.card: Any = None
         self.handle: Any = None
         self.text_view: TextSignInView | None = None
+        self.awaiting_paste = threading.Event()
+        """Set once the sign-in asks for the address its browser ends on (a `BrowserPrompt`)."""
         self._notes: list[str] = []
         self._lock = threading.Lock()
         self._finished = False
@@ -165,8 +171,14 @@ class SignInDisplay:
             self._notes.append(text)
 
     def prompt(self, prompt: Prompt) -> None:
-        """The `prompt` callback for `Session.login`: build and show the card (or text)."""
-        if self.widgets:
+        """The `prompt` callback for `Session.login`: build and show the card (or text). A
+        sign-in that changes what it asks (device code refused: the browser) calls it again,
+        from its worker thread: the same card, or text, follows."""
+        if self.card is not None:
+            self.card.show_prompt(prompt)
+        elif self.text_view is not None:
+            self.text_view.show_prompt(prompt)
+        elif self.widgets:
             from .device_code_card import DeviceCodeCard  # Lazy load: anywidget
 
             self.card = DeviceCodeCard(
@@ -185,6 +197,10 @@ class SignInDisplay:
                 reason=self.reason,
             )
             self.text_view.show_prompt(prompt)
+        if isinstance(prompt, BrowserPrompt):
+            if self.widgets:
+                self.blocking = False  # the cell stops waiting: failures show in the card
+            self.awaiting_paste.set()
 
     def attach(self, signin: SignIn) -> None:
         if self.card is not None:
@@ -323,7 +339,7 @@ def sign_in(
     login_kwargs = HiddenValues(login_kwargs)  # method options hold secrets: nbauth._hidden
     # Lazy load: these are azure-core's errors too, and %load_ext imports this module.
     from .._errors import AuthenticationError, SignInCancelled
-    from .._signin import wait_or_cancel
+    from .waiting import wait_in_cell
 
     # Before the sign-in starts: Session.login never sees this timeout (it is waited for here).
     timeout = seconds(timeout)
@@ -341,7 +357,15 @@ def sign_in(
         assert signin is not None
         if not wait and not signin.done():
             return signin
-        wait_or_cancel(signin, timeout, lambda: session.account)
+        if not wait_in_cell(
+            signin,
+            timeout,
+            lambda: session.account,
+            awaiting_paste=display.awaiting_paste,
+            widgets=display.widgets,
+            kernel=frontend() == "kernel",
+        ):
+            return signin  # pending: the card takes the pasted address once the cell ends
     except KeyboardInterrupt:  # while the sign-in was being set up: start_sign_in cancelled it
         raise one_line(SignInCancelled(cancelled_text(session.account))) from None
     except (AuthenticationError, SignInTimeout) as exc:  # failed, timed out, or stopped

@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .._labels import format_time
 from .._links import escape, link_warning
+from .._prompt import BrowserPrompt
 from .._signin_status import SUCCEEDED, cancelled_text
 from .badge import BadgeInfo, full_badge_text
 
 if TYPE_CHECKING:
-    from .._prompt import DeviceCodePrompt
+    from .._prompt import Prompt
     from .._signin import Account, SignIn
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "cancelled_text",
     "failure_text",
     "outcome_text",
+    "paste_hint",
     "prompt_line",
     "prompt_text",
     "waiting_text",
@@ -38,8 +40,22 @@ BACKGROUND_HINT = (
 )
 
 
-def prompt_line(prompt: DeviceCodePrompt) -> str:
-    """The one sentence that matters: where to go and which code to type."""
+def paste_hint(prompt: BrowserPrompt) -> str:
+    """What to paste and where it comes from: the instruction's last sentence, which names
+    ``localhost:<port>`` (the prompt's own words, one place to change them)."""
+    return prompt.message.splitlines()[-1]
+
+
+def prompt_line(prompt: Prompt) -> str:
+    """The one sentence that matters: where to go and which code to type (or, for a browser
+    sign-in, what to paste back)."""
+    if isinstance(prompt, BrowserPrompt):
+        host = prompt.redirect_uri.split("://", 1)[-1]
+        return (
+            f"To sign in, open {prompt.verification_uri} in your browser, then paste the "
+            f"address it ends on (http://{host}/?code=...) into this card "
+            f"(before {format_time(prompt.expires_on)})."
+        )
     return (
         f"To sign in, open {prompt.verification_uri} and enter the code {prompt.user_code} "
         f"(it expires at {format_time(prompt.expires_on)})."
@@ -53,7 +69,7 @@ def waiting_text(*, blocking: bool, cancel_hint: str) -> str:
 
 
 def prompt_text(
-    prompt: DeviceCodePrompt,
+    prompt: Prompt,
     *,
     blocking: bool,
     cancel_hint: str,
@@ -63,9 +79,12 @@ def prompt_text(
     lines = []
     if reason:
         lines.append(reason)
+    if isinstance(prompt, BrowserPrompt) and prompt.reason:
+        lines.append(prompt.reason)
     if account_hint:
         lines.append(f"Sign in as {account_hint}.")
-    lines.append(prompt_line(prompt))
+    # A browser sign-in's text is read in a terminal, where "this card" means nothing.
+    lines.append(prompt.message if isinstance(prompt, BrowserPrompt) else prompt_line(prompt))
     warning = link_warning(prompt.verification_uri)
     if warning:
         lines.append(f"Warning: {warning}")
@@ -141,7 +160,9 @@ class TextSignInView:
     def _print(self, text: str) -> None:
         print(text, file=self._out or sys.stdout, flush=True)
 
-    def show_prompt(self, prompt: DeviceCodePrompt) -> None:
+    def show_prompt(self, prompt: Prompt) -> None:
+        """Print `prompt`; again when the sign-in changes it (device code refused: the
+        browser), with the reason."""
         self._print(
             prompt_text(
                 prompt,
