@@ -40,6 +40,14 @@ _LAZY: dict[str, str] = {
     # Through _api, which provides the kernel session these default to.
     "NotebookCredential": "nbauth._api",
     "AsyncNotebookCredential": "nbauth._api",
+    # the notebook's sign-in for its compute: Dask workers, process pools, subprocesses
+    # (through _grants_api, which provides the kernel session they act on)
+    "worker_credential": "nbauth._grants_api",
+    "async_worker_credential": "nbauth._grants_api",
+    "export_identity": "nbauth._grants_api",
+    "unexport_identity": "nbauth._grants_api",
+    "WorkerCredential": "nbauth._worker_credential",
+    "AsyncWorkerCredential": "nbauth._worker_credential",
     # staying signed in across kernel restarts
     "Persistence": "nbauth._persistence",
     "PersistenceWarning": "nbauth._persistence",
@@ -161,8 +169,15 @@ if TYPE_CHECKING:  # pragma: no cover - names for type checkers and IDEs only
         SignInExpired,
         SignInTimeout,
     )
+    from nbauth._grants_api import (
+        async_worker_credential,
+        export_identity,
+        unexport_identity,
+        worker_credential,
+    )
     from nbauth._kernel import session
     from nbauth._prompt import DeviceCodePrompt
     from nbauth._session import Session
     from nbauth._signin import Account, SignIn
+    from nbauth._worker_credential import AsyncWorkerCredential, WorkerCredential
     from nbauth.aio import AsyncNotebookCredential

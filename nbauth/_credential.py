@@ -151,5 +151,6 @@ class NotebookCredential:
     def __getstate__(self) -> object:
         raise TypeError(
             "NotebookCredential cannot be pickled: it is bound to this kernel's sign-in, and "
-            "tokens must not travel inside pickles."
+            "tokens must not travel inside pickles. For workers and other processes, use "
+            "nbauth.worker_credential(scope) instead."
         )

@@ -124,7 +124,7 @@ class Session:
     def __getstate__(self) -> object:
         raise TypeError(
             "An nbauth Session is live state of this kernel and cannot be pickled. "
-            "Sign in in each process that needs tokens."
+            "Give other processes nbauth.worker_credential(scope) instead."
         )
 
 

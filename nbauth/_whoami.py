@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._grants import GrantSummary, grant_summaries
 from ._kernel import session_or_default
 from ._labels import format_time, method_label
 from ._links import escape
@@ -54,6 +55,8 @@ class WhoAmI:
     """A sign-in is in progress."""
     persistence: PersistenceStatus | None = None
     """What the kernel saves on disk to stay signed in across restarts."""
+    grants: tuple[GrantSummary, ...] = ()
+    """What the kernel shares with its compute: worker credentials, the identity export."""
 
     @property
     def signed_in(self) -> bool:
@@ -113,7 +116,14 @@ class WhoAmI:
             lines += [f"    {resource:<{token_width}}  {state}" for resource, state in tokens]
         else:
             lines.append("  No token used yet in this kernel.")
+        if self.grants:
+            lines.append("  Shared with workers:")
+            lines += [f"    {scopes}  {where}" for scopes, where in self.grant_rows()]
         return "\n".join(lines)
+
+    def grant_rows(self) -> list[tuple[str, str]]:
+        """(scopes, where they went, until when, refreshes pushed) for each grant."""
+        return [grant.row() for grant in self.grants]
 
     def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
         printer.text(str(self))
@@ -135,6 +145,9 @@ class WhoAmI:
                 parts.append(table(tokens, "nbauth-whoami-tokens"))
             else:
                 parts.append("<p>No token used yet in this kernel.</p>")
+            if self.grants:
+                parts.append("<p>Shared with workers:</p>")
+                parts.append(table(self.grant_rows(), "nbauth-whoami-grants"))
         return f"<div>{''.join(parts)}</div>"
 
 
@@ -181,6 +194,7 @@ def whoami(session: Session | None = None) -> WhoAmI:
         tokens=_token_expiries(session, account),
         pending=pending,
         persistence=persistence,
+        grants=grant_summaries(session),
     )
 
 

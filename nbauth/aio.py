@@ -106,5 +106,6 @@ class AsyncNotebookCredential:
     def __getstate__(self) -> object:
         raise TypeError(
             "AsyncNotebookCredential cannot be pickled: it is bound to this kernel's sign-in, "
-            "and tokens must not travel inside pickles."
+            "and tokens must not travel inside pickles. For workers and other processes, use "
+            "nbauth.async_worker_credential(scope) instead."
         )

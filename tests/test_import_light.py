@@ -59,3 +59,24 @@ def test_load_ext_imports_no_heavy_dependency():
     loaded = _modules_after(declared + "\nshell.run_line_magic('pinfo', '%azlogin')")
     assert "nbauth._magics.azlogin" in loaded
     assert sorted(m for m in [*HEAVY, "anywidget", "nbauth._session"] if m in loaded) == []
+
+
+def test_worker_side_is_light():
+    """What a worker imports to unpickle a worker credential: none of msal, requests, azure-core,
+    Dask or the session (azure-core comes with the first token)."""
+    loaded = _modules_after(
+        "import pickle\n"
+        "from nbauth._worker_credential import WorkerCredential\n"
+        "c = pickle.loads(pickle.dumps(WorkerCredential('g', ('s',), ('dask', 'tcp://x'))))"
+    )
+    heavy = [*HEAVY, "distributed", "dask", "nbauth._session", "nbauth._grants"]
+    assert sorted(m for m in heavy if m in loaded) == []
+
+
+def test_worker_credentials_never_import_dask_unless_it_is_in_use():
+    loaded = _modules_after(
+        "import nbauth\n"
+        "nbauth.worker_credential, nbauth.async_worker_credential, nbauth.export_identity"
+    )
+    assert "nbauth._grants" in loaded
+    assert sorted(m for m in ("distributed", "dask") if m in loaded) == []

@@ -29,6 +29,7 @@ from traitlets import (
 
 from .. import _clouds
 from .._base_errors import ConfigurationError
+from .._grant_engine import scope as checked_scope
 from .._hidden import HiddenValues
 from .._methods import canonical_name
 from .._persistence import Persistence
@@ -76,6 +77,15 @@ class AzloginMagics(SessionMagics):
         False,
         help="With persist='read_write': if no encrypted store (libsecret, Keychain, DPAPI) is "
         "available, save tokens in a plaintext file readable only by you instead of refusing.",
+    ).tag(config=True)
+    person_method = CaselessStrEnum(
+        ["", "device_code", "browser"],
+        default_value="",
+        help="How a person signs in on a remote kernel (JupyterHub, Binder, Codespaces, SSH...) "
+        "when auto gets to asking one: 'device_code' (a code to type on a page) or 'browser' "
+        "(open the sign-in page in your own browser, then paste the address it ends on into "
+        "the card): for tenants whose Conditional Access blocks device code. Default '': "
+        "$NBAUTH_PERSON_METHOD, else device_code. Local kernels are not affected.",
     ).tag(config=True)
 
     @observe("session")
@@ -201,6 +211,24 @@ class AzloginMagics(SessionMagics):
         help="With --persist read_write: if this machine has no encrypted store, save tokens "
         "in a file readable only by you (a warning says so) instead of refusing.",
     )
+    @argument(
+        "--export",
+        action="store_true",
+        help="Also sign in processes started later from this kernel (!python, subprocess, a "
+        "Dask LocalCluster): azure-identity's DefaultAzureCredential there gets your tokens "
+        "(IDENTITY_ENDPOINT, as in Cloud Shell). %%azwhoami shows it; %%azlogout ends it.",
+    )
+    @argument(
+        "--export-scope",
+        dest="export_scopes",
+        nargs="+",
+        action="extend",
+        default=None,
+        type=checked_scope,
+        metavar="S",
+        help="With --export: the scopes they may get (default: Storage, Resource Manager, "
+        "Key Vault).",
+    )
     @line_magic
     def azlogin(self, line: str = "") -> None:
         """Sign in to Azure / Microsoft Entra ID for this kernel.
@@ -211,6 +239,14 @@ class AzloginMagics(SessionMagics):
         countdown) and waits; "What auto tried" under the badge says why. The kernel's
         credential goes into the variable ``credential``. The stop button cancels a sign-in
         that is waiting.
+
+        Where the organization blocks device code (Conditional Access, AADSTS53003), the card
+        switches to a browser sign-in: "Open sign-in page", then paste the address the browser
+        ends on (``http://localhost:<port>/?code=...``) into the card's field; the cell
+        finishes meanwhile so the card can take it. ``--method browser`` does the same on a
+        remote kernel. An admin who knows the tenant blocks device code sets
+        ``c.LoginMagics.person_method = "browser"`` (or ``$NBAUTH_PERSON_METHOD=browser``):
+        auto then goes straight to the browser sign-in on remote kernels.
 
         Examples::
 
@@ -247,6 +283,8 @@ class AzloginMagics(SessionMagics):
         )
         from .._errors import AuthenticationError  # here, not at %load_ext: it loads azure-core
 
+        # The setting in force now ('' leaves it to $NBAUTH_PERSON_METHOD): see _paste_back.
+        request.session.person_method = self.person_method or None
         try:
             # A refusal (no encrypted store, an unsafe directory, a method refusing its
             # options) or a failed sign-in changes nothing: the persistence goes back.
@@ -262,6 +300,10 @@ class AzloginMagics(SessionMagics):
             raise ui_display.one_line(exc) from None
         if self.shell is not None:  # None only for a magics object built outside IPython
             self.shell.user_ns[var] = request.session.credential()
+        if args.export or args.export_scopes:
+            from .._identity_export import export_after_sign_in  # azure-core, as above
+
+            export_after_sign_in(request.session, args.export_scopes)
 
     def _persistence(self, args: Any) -> tuple[Any, bool | None] | None:
         """--persist / --allow-unencrypted, else the config settings, checked: the arguments

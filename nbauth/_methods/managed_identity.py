@@ -18,6 +18,7 @@ import os
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .._export_marker import is_own_export
 from ._identity_source import (
     explicit_client_id,
     network_kwargs,
@@ -65,7 +66,8 @@ _IMDS_PROBE_PATH = (
 def endpoint_kind() -> str | None:
     """The managed identity endpoint the environment declares, or None (then: IMDS)."""
     env = os.environ
-    if env.get("IDENTITY_ENDPOINT"):
+    # This kernel's own export (nbauth.export_identity) is the person's sign-in, not an identity.
+    if env.get("IDENTITY_ENDPOINT") and not is_own_export(env.get("IDENTITY_ENDPOINT")):
         if env.get("IDENTITY_HEADER"):
             if env.get("IDENTITY_SERVER_THUMBPRINT"):
                 return "Service Fabric"
@@ -140,6 +142,10 @@ def _identity(request: SignInRequest) -> tuple[str, str | None, dict[str, str]]:
 def unavailable(request: SignInRequest) -> MethodUnavailable | None:
     """Why this method cannot work here, or None. Declared endpoints are trusted; IMDS is
     probed (at most `PROBE_TIMEOUT_S` per step, no retries)."""
+    if is_own_export(os.environ.get("IDENTITY_ENDPOINT")):
+        # azure-identity would read the variables and call the export: never take it for one.
+        own = "IDENTITY_ENDPOINT is this kernel's own export (%azlogin --export), not a managed identity"
+        return MethodUnavailable(METHOD, own, FIX)
     if endpoint_kind() is not None:
         return None
     why = probe_imds(imds_base())
