@@ -114,15 +114,26 @@ def test_without_fallback_it_fails_fast_with_the_fix(nbsession, admin):
     assert admin.requests() == []
 
 
-def test_falls_back_to_the_browser_with_one_line_each(nbsession, admin, monkeypatch, capsys):
-    # A remote kernel: broker -> browser -> device code, each step saying why in one line.
-    monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "remote")
-    signin = nbsession.login("wam", prompt=approving_prompt(admin, BOB), login_hint=BOB)
+def _pasted_back(signin, username: str) -> str:
+    """The person opens the page the browser sign-in shows and pastes back where it ended."""
+    from _user_method_fixtures import FakeBrowser
 
-    assert signin.account.username == BOB and signin.account.method == "device_code"
+    person = FakeBrowser(username, follow=False)
+    person(signin.prompt.verification_uri)
+    return person.ended_on
+
+
+def test_falls_back_to_the_browser_with_one_line(nbsession, admin, monkeypatch, capsys):
+    # A remote kernel: broker -> the browser sign-in finished by pasting back its address.
+    monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "remote")
+    signin = nbsession.login("wam", login_hint=BOB, wait=False)
+    assert "login_hint=bob%40contoso.example" in signin.prompt.verification_uri
+    signin.complete(_pasted_back(signin, BOB))
+
+    assert signin.account.username == BOB and signin.account.method == "browser"
     out = capsys.readouterr().out.splitlines()
-    assert any(line.startswith("The broker (WAM) cannot be used:") for line in out)
-    assert any(line.startswith("The browser sign-in cannot be used:") for line in out)
+    assert [line for line in out if line.startswith("The broker (WAM) cannot be used:")]
+    assert not [line for line in out if "device code" in line]
 
 
 def test_falls_back_to_the_browser_on_a_local_kernel(nbsession, admin, monkeypatch, capsys):
@@ -140,14 +151,14 @@ def test_falls_back_to_the_browser_on_a_local_kernel(nbsession, admin, monkeypat
 def test_each_fallback_is_said_through_the_notice_callback(nbsession, admin, monkeypatch, capsys):
     monkeypatch.setenv("NBAUTH_KERNEL_LOCATION", "remote")
     notices: list[str] = []
+    prompts: list[object] = []
     signin = nbsession.login(
-        "wam", prompt=approving_prompt(admin, BOB), login_hint=BOB, notice=notices.append
+        "wam", login_hint=BOB, notice=notices.append, prompt=prompts.append, wait=False
     )
+    signin.complete(_pasted_back(signin, BOB))
     assert signin.account.username == BOB
-    assert [n.split(":")[0] for n in notices] == [
-        "The broker (WAM) cannot be used",
-        "The browser sign-in cannot be used",
-    ]
+    assert [n.split(":")[0] for n in notices] == ["The broker (WAM) cannot be used"]
+    assert [type(p).__name__ for p in prompts] == ["BrowserPrompt"]
     assert capsys.readouterr().out == ""
 
 

@@ -158,8 +158,14 @@ def test_local_cluster_refreshes_late_joiners_logout_and_the_canary_audit(
     assert_no_secret_in([b.decode("latin-1") for b in pickled] + logs, forbidden + allowed)
     assert audit_memory(client, forbidden) == {w: [] for w in client.scheduler_info()["workers"]}
     # The scan is not blind: it finds the current tokens the workers hold.
-    current = [kernel.credential().get_token(scope).token for scope in SCOPES]
-    assert all(found == [0, 1] for found in audit_memory(client, current).values())
+    # (A refresh may land between reading the kernel's tokens and the scan: read them again.)
+    deadline = time.monotonic() + 10
+    while True:
+        current = [kernel.credential().get_token(scope).token for scope in SCOPES]
+        if all(found == [0, 1] for found in audit_memory(client, current).values()):
+            break
+        assert time.monotonic() < deadline, "the workers' memory scan found no current token"
+        time.sleep(0.2)
 
     # Signing out ends the grant on every worker within 2 s.
     ready = tmp_path / "ready"
