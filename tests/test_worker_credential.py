@@ -37,6 +37,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     token_requests,
 )
 from _emulator_process import AZURE_CLI_CLIENT_ID, subprocess_env
+from _grant_fixtures import wait_for_next_push
 from _service_fixtures import service_env_fixture  # noqa: F401 - fixture
 from azure.core.credentials import AccessToken, AccessTokenInfo, SupportsTokenInfo, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
@@ -241,17 +242,6 @@ def test_refreshes_one_request_per_scope_per_cycle_and_no_expired_token(kernel, 
     assert {(r["grant_type"], r["client_id"]) for r in requests_made} == {
         ("refresh_token", AZURE_CLI_CLIENT_ID)
     }
-
-
-def wait_for_next_push(session, timeout: float = 10.0):
-    (before,) = grants_for(session).summaries()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        (now,) = grants_for(session).summaries()
-        if now.refreshes > before.refreshes:
-            return now
-        time.sleep(0.01)
-    raise AssertionError("the kernel pushed no refresh")
 
 
 def test_logout_mid_job_ends_it_within_two_seconds(alice, tmp_path):

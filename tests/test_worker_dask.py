@@ -35,6 +35,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     token_requests,
 )
 from _emulator_process import AZURE_CLI_CLIENT_ID, REPO_ROOT
+from _grant_fixtures import wait_for_next_push
 
 import nbauth
 from nbauth import _kernel
@@ -95,17 +96,6 @@ def forbidden_and_allowed(admin) -> tuple[list[str], list[str]]:
 def audit_memory(client, secrets: list[str]) -> dict[str, list[int]]:
     masked = [tasks.mask(s) for s in secrets]
     return client.run(tasks.secrets_in_memory, masked)
-
-
-def wait_for_next_push(session, timeout: float = 10.0):
-    (before,) = grants_for(session).summaries()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        (now,) = grants_for(session).summaries()
-        if now.refreshes > before.refreshes:
-            return now
-        time.sleep(0.01)
-    raise AssertionError("the kernel pushed no refresh")
 
 
 def test_local_cluster_refreshes_late_joiners_logout_and_the_canary_audit(
