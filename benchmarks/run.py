@@ -6,11 +6,12 @@
     python benchmarks/run.py --strict           # exit 1 if a target is missed (default: errors)
 
 Measurements: cached-token-latency, refresh-storm, startup-cost, request-counts,
-accounts-scaling, approval-latency, paste-to-token, auto-chain-latency (benchmarks/README.md says
-how each works).
+accounts-scaling, approval-latency, paste-to-token, auto-chain-latency, and the worker
+credential's worker-refresh-requests, worker-get-token, worker-refresh-propagation,
+worker-credential-pickle (benchmarks/README.md says how each works).
 
 Nothing leaves loopback: an audit hook in this process (and in every child it starts) refuses
-any other address. Takes about two minutes on 2 cores.
+any other address. Takes about five minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from benchmarks import (  # noqa: E402 - after the path fix above
     report,
     request_counts,
     startup,
+    workers,
 )
 from benchmarks._result import ERROR, FAIL, Row  # noqa: E402
 
@@ -47,6 +49,10 @@ MEASUREMENTS = {  # in the table's order
     "approval-latency": approval_latency.measure,
     "paste-to-token": paste_back.measure,
     "auto-chain-latency": auto_chain.measure,
+    "worker-refresh-requests": workers.measure_requests,
+    "worker-get-token": workers.measure_get_token,
+    "worker-refresh-propagation": workers.measure_propagation,
+    "worker-credential-pickle": workers.measure_pickle,
 }
 # The hot path first, while this process is fresh; the slow process-spawning ones last.
 RUN_ORDER = (
@@ -58,6 +64,11 @@ RUN_ORDER = (
     "paste-to-token",
     "startup-cost",
     "auto-chain-latency",
+    # Dask clusters of 1, 8 and 32 worker processes, measured once for all four rows.
+    "worker-refresh-requests",
+    "worker-get-token",
+    "worker-refresh-propagation",
+    "worker-credential-pickle",
 )
 
 

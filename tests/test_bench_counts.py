@@ -1,16 +1,17 @@
-"""The benchmark's request counts (refresh-storm, request-counts, paste-to-token), asserted
-exactly.
+"""The benchmark's request counts (refresh-storm, request-counts, paste-to-token, the worker
+credential's rows), asserted exactly.
 
 The measurements are the benchmark's own functions (benchmarks/refresh_storm.py,
-benchmarks/request_counts.py, benchmarks/paste_back.py), run against the test emulator; only
-counts are asserted here, never timings.
+benchmarks/request_counts.py, benchmarks/paste_back.py, benchmarks/workers.py), run against the
+test emulator; only counts are asserted here, never timings.
 """
 
 from __future__ import annotations
 
 import pytest
+from _emulator_process import AZURE_CLI_CLIENT_ID
 
-from benchmarks import _setup, paste_back, refresh_storm, request_counts
+from benchmarks import _setup, paste_back, refresh_storm, request_counts, workers
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +55,24 @@ def test_a_paste_back_sign_in_makes_one_token_request(emulator, emu_admin):
     # discovery (msal builds the sign-in address from it) and exactly one token request.
     assert run.requests == [{"authorize": 2, "discovery": 1, "token": 1}]
     assert len(run.paste_to_token_ms) == 1
+
+
+@pytest.mark.slow
+def test_dask_workers_one_token_request_per_refresh_cycle_none_from_a_worker(emulator, emu_admin):
+    tier = workers.run_tier(_setup.Bench(emulator, emu_admin), 2, calls=1_000)
+
+    # Two workers, at least 3 refresh cycles: one request per cycle, the kernel's refresh token.
+    assert tier.refreshes >= 3 and tier.token_requests == tier.refreshes
+    assert tier.requesters == [f"refresh_token {AZURE_CLI_CLIENT_ID}"]
+    # Every refreshed token reached both workers; none was ever given an expired one.
+    assert len(tier.propagation_ms) >= 3 and tier.missed == 0
+    assert tier.expired == 0 and tier.calls > 0
+    # A service principal on each worker: each asks for itself, once per token lifetime.
+    assert tier.baseline_requests_per_cycle == [2, 2]
+    # azure-identity's DeviceCodeCredential pickled to a worker: no token travels, a device-code
+    # sign-in nobody sees starts there, and fails.
+    assert tier.device_code["device_code_requests"] == 1
+    assert tier.device_code["outcome"] == "ClientAuthenticationError"
+    assert tier.device_code["pickle_holds_the_token"] is False
+    # The worker credential's pickle: a handle of at most 2 KiB (no token: pickled_sizes checks).
+    assert tier.pickled and max(tier.pickled.values()) <= 2048

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _emulator_process import AZURE_CLI_CLIENT_ID
 from _service_fixtures import METHOD_VARIABLES
 
 from tools.services import DEMO_CONTAINER, notebook_env, seed_storage, start_azurite
@@ -158,6 +159,7 @@ def test_every_tutorial_is_tested():
         "04-sign-in-methods.ipynb",
         "05-clouds.ipynb",
         "06-staying-signed-in.ipynb",
+        "07-dask-and-workers.ipynb",
     }
     assert {p.name for p in NOTEBOOKS.glob("*.ipynb")} == tested
 
@@ -254,6 +256,35 @@ def test_staying_signed_in_across_a_restart(kernel_env, emu_admin, tmp_path):
     assert "can't pickle" not in text and "cannot be pickled" in text
     cache = Path(kernel_env["NBAUTH_CACHE_DIR"])
     assert ALICE not in (cache / "accounts.json").read_text()  # %azlogout forgot her
+    assert_no_secret_saved(emu_admin, saved)
+
+
+def test_dask_and_workers(kernel_env, emu_admin, tmp_path):
+    with Approver(emu_admin, ALICE) as approver:
+        nb, saved, _ = run_notebook("07-dask-and-workers.ipynb", tmp_path)
+    assert approver.approved == [ALICE] and approver.declined == 0  # one sign-in for everything
+    text = output_text(nb)
+    assert "2 workers" in text
+    assert "AsyncWorkerCredential scopes=['https://storage.azure.com/.default'] via the Dask" in text
+    assert "holds the token: False" in text  # the pickle is a handle
+    # The workers wrote the dataset to Azurite and read it back.
+    assert "4 parts, 1000 trips" in text
+    assert "{'zone-0': 1000.0, 'zone-1': 1250.0, 'zone-2': 1000.0, 'zone-3': 1250.0}" in text
+    # hello.txt and the four parts, listed in a pool process and by DefaultAzureCredential in a
+    # child process through the export.
+    assert "5 blobs, listed in a pool process" in text
+    assert "5 blobs, from a child process with DefaultAzureCredential" in text
+    assert "exported to processes started from this kernel" in text  # %azwhoami
+    assert "Dask scheduler tcp://127.0.0.1:" in text
+    assert "processes on this machine, through the relay at 127.0.0.1:" in text
+    refused = [line for line in text.splitlines() if line.startswith("tcp://127.0.0.1:")]
+    assert len(refused) == 2 and all("AuthenticationError" in line for line in refused)
+    assert all("The notebook signed out" in line for line in refused)
+    assert (tmp_path / "list_blobs.py").exists()  # written next to the notebook
+    # Nobody but the kernel asked the emulator for a token: the workers, the pool and the child
+    # process got theirs from it.
+    tokens = [r for r in emu_admin.requests() if r.get("endpoint") == "token"]
+    assert tokens and {r["client_id"] for r in tokens} == {AZURE_CLI_CLIENT_ID}
     assert_no_secret_saved(emu_admin, saved)
 
 
