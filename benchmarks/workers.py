@@ -233,9 +233,11 @@ def watch(tier: Tier, client, admin, cred) -> None:
     # Once first, so that every worker has imported what the watch needs: the watches then
     # start together instead of one after another as each worker pays for its imports.
     on_each_worker(client, watch_tokens, cred, S.STORAGE_SCOPE, 0.0)
+    # Counted from just after a push to just after another: no refresh is in flight at either.
+    before = wait_for_next_push()
     admin.clear_requests()
     watched = on_each_worker(client, watch_tokens, cred, S.STORAGE_SCOPE, WATCH_S)
-    tier.refreshes = wait_for_next_push()
+    tier.refreshes = wait_for_next_push() - before
     requests = S.token_requests(admin)
     tier.token_requests = len(requests)
     tier.requesters = sorted({f"{r.get('grant_type')} {r.get('client_id')}" for r in requests})

@@ -63,8 +63,13 @@ class _WorkerCredentialBase:
         return (_restore, (type(self), self._grant_id, self._scopes, self._source))
 
     def __repr__(self) -> str:
-        # The source's secret never shows: `where` names the place only.
-        return f"<{type(self).__name__} scopes={list(self._scopes)!r} via {where(self._source)}>"
+        # The source's secret never shows: `where` names the place only. The grant id (not a
+        # secret) tells grants apart: fsspec caches filesystems by the str() of their arguments,
+        # so a new grant after signing in again must not look like the ended one.
+        return (
+            f"<{type(self).__name__} grant={self._grant_id} scopes={list(self._scopes)!r} "
+            f"via {where(self._source)}>"
+        )
 
     def _cached(self, scopes: tuple[str, ...], claims: object) -> Held | None:
         if len(scopes) == 1 and not claims:
