@@ -92,7 +92,10 @@ def test_device_code_refused_then_browser_sign_in_by_pasting_the_address(
             authorize.wait_for_timeout(100)
         assert ended, "the sign-in page never sent the browser to localhost"
         address = ended[0]
-        authorize.screenshot(path=str(artifacts / f"paste-{frontend}-04-cannot-reach.png"))
+        try:  # Chromium sometimes cannot capture its own error page; the picture is optional
+            authorize.screenshot(path=str(artifacts / f"paste-{frontend}-04-cannot-reach.png"))
+        except Exception:  # noqa: BLE001 - playwright's Error
+            pass
         authorize.close()
 
         # 5. The person pastes the whole address into the card: the badge appears.
