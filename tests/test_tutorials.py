@@ -265,7 +265,8 @@ def test_dask_and_workers(kernel_env, emu_admin, tmp_path):
     assert approver.approved == [ALICE] and approver.declined == 0  # one sign-in for everything
     text = output_text(nb)
     assert "2 workers" in text
-    assert "AsyncWorkerCredential scopes=['https://storage.azure.com/.default'] via the Dask" in text
+    assert "AsyncWorkerCredential grant=" in text
+    assert "scopes=['https://storage.azure.com/.default'] via the Dask" in text
     assert "holds the token: False" in text  # the pickle is a handle
     # The workers wrote the dataset to Azurite and read it back.
     assert "4 parts, 1000 trips" in text

@@ -141,11 +141,12 @@ def test_dask_reads_parquet_from_azurite_through_the_worker_credential(
 def test_a_read_spanning_refresh_cycles_never_uses_an_expired_token(
     azurite, cluster, kernel, admin
 ):
-    """Tokens live 4 s (refreshed every 2 s); Azurite refuses an expired one. The workers read
-    for 9 s, long after the first token expired: every read succeeds, and the only requests the
-    emulator saw are the kernel's refreshes, one per cycle."""
+    """Tokens live 12 s (refreshed every 6 s: room for a loaded 2-core machine to push them);
+    Azurite refuses an expired one. The workers read for 27 s, long after the first token
+    expired: every read succeeds, and the only requests the emulator saw are the kernel's
+    refreshes, one per cycle."""
     client = cluster
-    admin.settings(access_token_lifetime_s=4)
+    admin.settings(access_token_lifetime_s=12)
     sign_in(kernel, admin, ALICE)
     credential = nbauth.async_worker_credential(STORAGE_SCOPE, dask_client=client)
     admin.clear_requests()  # from here on, every refresh is counted and logged
@@ -155,12 +156,12 @@ def test_a_read_spanning_refresh_cycles_never_uses_an_expired_token(
 
     options = storage_options(azurite, credential)
     reads = 0
-    deadline = time.time() + 9
+    deadline = time.time() + 27
     while time.time() < deadline:
         read, _ = read_on_workers(container, options)
         pd.testing.assert_frame_equal(read, expected, check_dtype=False)
         reads += 1
-    assert time.time() > first_expiry + 4  # at least one more token lifetime after the first
+    assert time.time() > first_expiry + 12  # at least one more token lifetime after the first
     refreshes, requests_made = refreshes_and_requests(admin)
 
     assert reads >= 3 and refreshes >= 2
