@@ -12,7 +12,6 @@ log holds only the kernel's refreshes. Everything listens on 127.0.0.1.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 
 import distributed
@@ -25,7 +24,6 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     sign_in,
     token_requests,
 )
-from _emulator_process import AZURE_CLI_CLIENT_ID
 
 import nbauth
 from nbauth import _kernel
@@ -136,53 +134,6 @@ def test_dask_reads_parquet_from_azurite_through_the_worker_credential(
     assert pids and pids <= set(workers.values())  # the workers read it, not the kernel
     # No process asked the emulator for anything while the workers read: they had the token.
     assert admin.requests() == []
-
-
-def test_a_read_spanning_refresh_cycles_never_uses_an_expired_token(
-    azurite, cluster, kernel, admin
-):
-    """Tokens live 12 s (refreshed every 6 s: room for a loaded 2-core machine to push them);
-    Azurite refuses an expired one. The workers read for 27 s, long after the first token
-    expired: every read succeeds, and the only requests the emulator saw are the kernel's
-    refreshes, one per cycle."""
-    client = cluster
-    admin.settings(access_token_lifetime_s=12)
-    sign_in(kernel, admin, ALICE)
-    credential = nbauth.async_worker_credential(STORAGE_SCOPE, dask_client=client)
-    admin.clear_requests()  # from here on, every refresh is counted and logged
-    first_expiry = nbauth.whoami().grants[0].expires_on
-    container = f"cycles-{uuid.uuid4().hex[:8]}"
-    expected = write_dataset(azurite, credential, container, parts=2)
-
-    options = storage_options(azurite, credential)
-    reads = 0
-    deadline = time.time() + 27
-    while time.time() < deadline:
-        read, _ = read_on_workers(container, options)
-        pd.testing.assert_frame_equal(read, expected, check_dtype=False)
-        reads += 1
-    assert time.time() > first_expiry + 12  # at least one more token lifetime after the first
-    refreshes, requests_made = refreshes_and_requests(admin)
-
-    assert reads >= 3 and refreshes >= 2
-    assert len(requests_made) == refreshes  # one per cycle, however many workers read
-    assert {(r["grant_type"], r["client_id"]) for r in requests_made} == {
-        ("refresh_token", AZURE_CLI_CLIENT_ID)
-    }
-    assert {r["endpoint"] for r in admin.requests()} == {"token"}
-
-
-def refreshes_and_requests(admin, timeout: float = 10.0) -> tuple[int, list[dict]]:
-    """Right after the kernel pushed a refresh (so none is in flight): how many it pushed, and
-    the token requests the emulator saw."""
-    before = nbauth.whoami().grants[0].refreshes
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = nbauth.whoami().grants[0].refreshes
-        if now > before:
-            return now, token_requests(admin)
-        time.sleep(0.01)
-    raise AssertionError("the kernel pushed no refresh")
 
 
 def filesystem_holds(options: dict) -> bool:
