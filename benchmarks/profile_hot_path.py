@@ -32,8 +32,8 @@ def main() -> int:
     try:
         from azure.core.credentials import AccessToken
 
-        from nbauth._credential import _AccessToken
         from nbauth._token_store import TokenKey
+        from nbauth._token_values import RedactedAccessToken as _AccessToken
 
         admin = emulator.admin
         S.fast_device_codes(admin)

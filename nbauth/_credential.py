@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from azure.core.credentials import AccessToken, AccessTokenInfo
 
 from ._kernel_setup import session_or_default
+from ._token_values import RedactedAccessToken, RedactedAccessTokenInfo
 
 if TYPE_CHECKING:
     from azure.core.credentials import TokenRequestOptions
@@ -41,25 +42,6 @@ class TokenInfoCredential(Protocol):
     ) -> AccessTokenInfo: ...
 
 
-class _AccessToken(AccessToken):
-    """azure-core's AccessToken whose repr does not print the token."""
-
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return f"AccessToken(token='[redacted]', expires_on={self.expires_on})"
-
-
-class _AccessTokenInfo(AccessTokenInfo):
-    """azure-core's AccessTokenInfo whose repr does not print the token."""
-
-    def __repr__(self) -> str:
-        return (
-            f"AccessTokenInfo(token='[redacted]', expires_on={self.expires_on}, "
-            f"token_type='{self.token_type}', refresh_on={self.refresh_on})"
-        )
-
-
 # Both are built once per stored token and then handed to every caller: they are immutable,
 # and building a named tuple per call was a quarter of the hot path's cost.
 
@@ -67,7 +49,7 @@ class _AccessTokenInfo(AccessTokenInfo):
 def access_token(entry: StoredToken) -> AccessToken:
     built = entry.__dict__.get("_access_token")
     if built is None:
-        built = _AccessToken(entry.token, int(entry.expires_on))
+        built = RedactedAccessToken(entry.token, int(entry.expires_on))
         object.__setattr__(entry, "_access_token", built)  # a cache, not a field of the entry
     return built
 
@@ -75,7 +57,7 @@ def access_token(entry: StoredToken) -> AccessToken:
 def access_token_info(entry: StoredToken) -> AccessTokenInfo:
     built = entry.__dict__.get("_access_token_info")
     if built is None:
-        built = _AccessTokenInfo(
+        built = RedactedAccessTokenInfo(
             entry.token,
             int(entry.expires_on),
             token_type="Bearer",

@@ -186,7 +186,8 @@ class TokenStore:
         """One acquisition, in its own thread; always settles `flight`."""
         try:
             try:
-                stored = self._stored(acquire(force_refresh))
+                asked_at = self._clock()
+                stored = self._stored(acquire(force_refresh), asked_at)
             except BaseException as exc:  # noqa: BLE001 - every failure settles the flight
                 if still_valid is not None:
                     flight.finish(
@@ -208,11 +209,15 @@ class TokenStore:
                     self._flights.pop(key, None)
                 flight.finish(error=RuntimeError("The token request ended unexpectedly."))
 
-    def _stored(self, fresh: FreshToken) -> StoredToken:
+    def _stored(self, fresh: FreshToken, asked_at: float) -> StoredToken:
         """`fresh` as stored: its lifetime clamped, a nonsense refresh time replaced by the
         default. Raises for a token that is expired or has no lifetime: it is never handed
-        out (the caller keeps a still-valid older token, or reports the error)."""
-        now = self._clock()
+        out (the caller keeps a still-valid older token, or reports the error).
+
+        Its lifetime counts from `asked_at`, when the request left, not from when the answer
+        was read: the service started the clock in between, and on a loaded machine reading
+        the answer can take seconds. Counted later, the token would be held past its end."""
+        now = asked_at
         expires_in = _usable_lifetime(fresh.expires_in)
         expires_on = now + expires_in
         refresh_in = fresh.refresh_in

@@ -18,14 +18,25 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def own_expiry(token: str) -> int:
+    """The token's own expiry: its ``exp`` claim (the emulator's tokens are JWTs; read, not
+    verified). A worker credential tells azure-core an earlier one."""
+    import base64
+    import json
+
+    payload = token.split(".")[1]
+    return int(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])
+
+
 def token_digest(cred, scope: str) -> tuple[str, int]:
     """(the token's digest, the pid that got it)."""
     return digest(cred.get_token(scope).token), os.getpid()
 
 
-def info_of(cred, scope: str) -> tuple[str, int, int | None]:
+def info_of(cred, scope: str) -> tuple[str, int, int | None, int]:
+    """(digest, the expiry azure-core is told, refresh_on, the token's own expiry)."""
     info = cred.get_token_info(scope)
-    return digest(info.token), info.expires_on, info.refresh_on
+    return digest(info.token), info.expires_on, info.refresh_on, own_expiry(info.token)
 
 
 def error_of(cred, scope: str) -> tuple[str, str]:
@@ -50,21 +61,30 @@ def async_token_digest(cred, scope: str) -> str:
 
 def watch_tokens(cred, scopes: list[str], seconds: float, pause: float = 0.05) -> dict:
     """Ask for every scope's token for `seconds`: the distinct tokens seen (digest, expires_on,
-    first seen) per scope, and how many answers had expired when they were given."""
+    first seen) per scope, how many answers had expired when they were given (by the token's
+    own expiry, its ``exp``), and how many told azure-core an expiry later than that."""
     seen: dict[str, list[tuple[str, int, float]]] = {scope: [] for scope in scopes}
-    expired = calls = 0
+    expired = told_late = calls = 0
     end = time.time() + seconds
     while time.time() < end:
         for scope in scopes:
             token = cred.get_token(scope)
             now = time.time()
             calls += 1
-            expired += token.expires_on <= now
+            own = own_expiry(token.token)
+            expired += own <= now
+            told_late += token.expires_on > own
             mark = digest(token.token)
             if not seen[scope] or seen[scope][-1][0] != mark:
                 seen[scope].append((mark, token.expires_on, now))
         time.sleep(pause)
-    return {"seen": seen, "expired": expired, "calls": calls, "pid": os.getpid()}
+    return {
+        "seen": seen,
+        "expired": expired,
+        "told_late": told_late,
+        "calls": calls,
+        "pid": os.getpid(),
+    }
 
 
 def until_refused(cred, scope: str, seconds: float, ready_file: str | None = None) -> tuple:

@@ -175,6 +175,21 @@ def test_refresh_on_from_the_server_wins_over_the_margin():
     assert entry.refresh_on == clock.now + 1000 and entry.expires_on == clock.now + 3600
 
 
+def test_a_lifetime_counts_from_when_the_token_was_asked_for():
+    """The service starts a token's clock when the request arrives; reading the answer can take
+    seconds on a loaded machine. Counted from then, the token would be held past its end."""
+    clock = Clock()
+    store = TokenStore(clock=clock)
+    asked_at = clock.now
+
+    def slow_answer(force: bool) -> FreshToken:
+        clock.now += 20  # the answer is read 20 s after the request left
+        return FreshToken("t", expires_in=3600, refresh_in=1000)
+
+    entry = store.get("k", slow_answer)
+    assert entry.expires_on == asked_at + 3600 and entry.refresh_on == asked_at + 1000
+
+
 def test_short_lived_tokens_refresh_at_half_life():
     clock = Clock()
     store = TokenStore(clock=clock)

@@ -11,9 +11,12 @@ log holds only the kernel's refreshes. Everything listens on 127.0.0.1.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
 
+import _worker_tasks as tasks
 import distributed
 import pandas as pd
 import pytest
@@ -24,6 +27,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     sign_in,
     token_requests,
 )
+from _emulator_process import AZURE_CLI_CLIENT_ID
 
 import nbauth
 from nbauth import _kernel
@@ -134,6 +138,95 @@ def test_dask_reads_parquet_from_azurite_through_the_worker_credential(
     assert pids and pids <= set(workers.values())  # the workers read it, not the kernel
     # No process asked the emulator for anything while the workers read: they had the token.
     assert admin.requests() == []
+
+
+def test_a_read_spanning_refresh_cycles_never_uses_an_expired_token(
+    azurite, cluster, kernel, admin
+):
+    """Tokens live 12 s (refreshed every 6 s: room for a loaded 2-core machine to push them);
+    Azurite refuses an expired one. The workers read for 27 s, long after the first token
+    expired: every read succeeds, and the only requests the emulator saw are the kernel's
+    refreshes, one per cycle."""
+    client = cluster
+    admin.settings(access_token_lifetime_s=12)
+    sign_in(kernel, admin, ALICE)
+    credential = nbauth.async_worker_credential(STORAGE_SCOPE, dask_client=client)
+    admin.clear_requests()  # from here on, every refresh is counted and logged
+    first_expiry = nbauth.whoami().grants[0].expires_on
+    container = f"cycles-{uuid.uuid4().hex[:8]}"
+    expected = write_dataset(azurite, credential, container, parts=2)
+
+    options = storage_options(azurite, credential)
+    reads = 0
+    deadline = time.time() + 27
+    while time.time() < deadline:
+        read, _ = read_on_workers(container, options)
+        pd.testing.assert_frame_equal(read, expected, check_dtype=False)
+        reads += 1
+    assert time.time() > first_expiry + 12  # at least one more token lifetime after the first
+    refreshes, requests_made = refreshes_and_requests(admin)
+
+    assert reads >= 3 and refreshes >= 2
+    assert len(requests_made) == refreshes  # one per cycle, however many workers read
+    assert {(r["grant_type"], r["client_id"]) for r in requests_made} == {
+        ("refresh_token", AZURE_CLI_CLIENT_ID)
+    }
+    assert {r["endpoint"] for r in admin.requests()} == {"token"}
+
+
+def test_azure_core_moves_to_the_pushed_token_while_the_old_one_has_time_left(
+    azurite, cluster, kernel, admin
+):
+    """azure-core's bearer policy keeps a token until ``min(refresh_on + up to 60 s,
+    expires_on)``: a token that lives seconds is kept until the expiry it was told, and a request
+    sent a moment before it arrives after it (Azurite allows no clock skew). A worker credential
+    tells an expiry halfway between the kernel's refresh (pushed at half-life) and the token's
+    own, so requests move to the new token while the old one has half of that left: 3 s here."""
+    from azure.storage.blob.aio import BlobServiceClient
+
+    admin.settings(access_token_lifetime_s=12)  # refreshed at 6 s
+    sign_in(kernel, admin, ALICE)
+    credential = nbauth.async_worker_credential(STORAGE_SCOPE, dask_client=cluster)
+    container = f"handover-{uuid.uuid4().hex[:8]}"
+    left: list[tuple[float, str, int]] = []  # (time left on the token when sent, digest, status)
+
+    def sending(request) -> None:
+        request.context["sent_at"] = time.time()  # just before the bearer policy runs
+
+    def answered(response) -> None:
+        token = response.http_request.headers["Authorization"].removeprefix("Bearer ")
+        sent_at = response.context["sent_at"]
+        left.append((tasks.own_expiry(token) - sent_at, tasks.digest(token), response.http_response.status_code))
+
+    async def ask_until_three_tokens() -> None:
+        async with BlobServiceClient(
+            azurite, credential=credential, raw_request_hook=sending, raw_response_hook=answered
+        ) as service:
+            await service.create_container(container)
+            box = service.get_container_client(container)
+            deadline = time.time() + 45
+            while len({d for _, d, _ in left}) < 3 and time.time() < deadline:
+                assert await box.exists()
+                await asyncio.sleep(0.05)
+
+    asyncio.run(ask_until_three_tokens())
+
+    assert len({d for _, d, _ in left}) == 3  # two hand-overs to a pushed token
+    assert {status for _, _, status in left} == {200, 201}  # Azurite accepted every token
+    assert min(t for t, _, _ in left) > 1.5  # no request in a token's last seconds
+
+
+def refreshes_and_requests(admin, timeout: float = 10.0) -> tuple[int, list[dict]]:
+    """Right after the kernel pushed a refresh (so none is in flight): how many it pushed, and
+    the token requests the emulator saw."""
+    before = nbauth.whoami().grants[0].refreshes
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = nbauth.whoami().grants[0].refreshes
+        if now > before:
+            return now, token_requests(admin)
+        time.sleep(0.01)
+    raise AssertionError("the kernel pushed no refresh")
 
 
 def filesystem_holds(options: dict) -> bool:
