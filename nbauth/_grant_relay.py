@@ -1,6 +1,6 @@
 """The kernel's loopback relay: grants' tokens for processes on this machine, with no Dask.
 
-A small HTTP server on 127.0.0.1 (a random port, a daemon thread, TCP_NODELAY: ~1 ms a request)
+A small HTTP server on 127.0.0.1 (`nbauth._loopback_server`: a random port, ~1 ms a request)
 serves two routes:
 
 - ``GET /token?grant=<id>&scope=<scope>`` with the grant's random secret in the
@@ -18,24 +18,21 @@ Nothing is logged: no request line, no header. The relay stops with its session 
 from __future__ import annotations
 
 import json
-import logging
 import secrets
-import socket
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._grant_engine import RELAY, PushedToken, Source
+from ._loopback_server import LoopbackServer
 from ._worker_tokens import SECRET_HEADER, TOKEN_PATH
 
 __all__ = ["IDENTITY_PATH", "Relay", "RelayEngine"]
 
 IDENTITY_PATH = "/identity"
-_LOGGER = logging.getLogger("nbauth")
 Answer = tuple[int, dict[str, Any]]
 
 
@@ -54,28 +51,23 @@ class Relay:
         self._grants: dict[str, _RelayGrant] = {}
         self.identity: Callable[[Mapping[str, list[str]], str | None], Answer] | None = None
         """The managed-identity route (`nbauth._identity_export`), or None: 404."""
-        self._server = _Server(self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name="nbauth-relay",
-            daemon=True,
-        )
-        self._thread.start()
-        self.closed = False
+        self._server = _Server(_Handler, name="nbauth-relay", poll_interval=0.2)
+        self._server.relay = self
+        self._server.start()
+
+    @property
+    def closed(self) -> bool:
+        return self._server.closed
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self._server.port}"
 
     def __repr__(self) -> str:
         return f"<Relay {self.url} grants={len(self._grants)}>"
 
     def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self._server.shutdown()
-            self._server.server_close()
+        self._server.close()
 
     # -- grants ------------------------------------------------------------------------------
 
@@ -133,24 +125,8 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": code, "message": message}
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = False  # a random port of our own; never share one
-
-    def __init__(self, relay: Relay) -> None:
-        self.relay = relay
-        super().__init__(("127.0.0.1", 0), _Handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # socketserver prints a traceback to the kernel's stderr (a client that hung up
-        # mid-answer, say): kept to the debug log, where it helps and bothers nobody.
-        _LOGGER.debug("The relay could not answer a request.", exc_info=True)
-
-    def get_request(self) -> tuple[socket.socket, Any]:
-        connection, address = super().get_request()
-        # Without it, a small answer waits for the client's delayed ACK (~40 ms).
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection, address
+class _Server(LoopbackServer):
+    relay: Relay
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -12,10 +12,11 @@ from __future__ import annotations
 import html
 import logging
 import secrets
-import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
+
+from .._loopback_server import LoopbackServer
 
 __all__ = ["RedirectListener"]
 
@@ -29,18 +30,6 @@ _DONE_PAGE = (
     "<body style='font-family:sans-serif;margin:3em'><h1>{title}</h1><p>{text}</p>"
     "</body></html>"
 )
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # Not SO_REUSEADDR: another process must never share this port.
-    allow_reuse_address = False
-
-    def server_bind(self) -> None:
-        # Headers and body leave in two writes; with Nagle + delayed ACK the second waits
-        # ~40 ms. Accepted sockets inherit TCP_NODELAY from the listening one.
-        self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        super().server_bind()
 
 
 class RedirectListener:
@@ -80,17 +69,11 @@ class RedirectListener:
                 # The default writes the request line, with the code in it, to stderr.
                 pass
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self.port = int(self._server.server_address[1])
+        # close() waits for the loop to notice; keep that short (it is only a wakeup).
+        self._server = LoopbackServer(Handler, name="nbauth-browser-redirect", poll_interval=0.05)
+        self.port = self._server.port
         self.redirect_uri = f"http://localhost:{self.port}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            # close() waits for the loop to notice; keep that short (it is only a wakeup).
-            kwargs={"poll_interval": 0.05},
-            name="nbauth-browser-redirect",
-            daemon=True,
-        )
-        self._thread.start()
+        self._server.start()
 
     @staticmethod
     def new_state() -> str:
@@ -122,10 +105,7 @@ class RedirectListener:
     def close(self) -> None:
         """Stop listening; a waiting `wait` returns None at once."""
         self._done.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not threading.current_thread():
-            self._thread.join(1.0)
+        self._server.close()
 
     def __repr__(self) -> str:
         return f"<RedirectListener {self.redirect_uri}>"
