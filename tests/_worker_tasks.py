@@ -116,7 +116,9 @@ def secrets_in_memory(masked: list[bytes]) -> list[int]:
     skip = {id(wanted), id(sys._getframe())}
     found: set[int] = set()
     texts: dict[int, object] = {}
-    # Tuples of plain values (an AccessToken) are not tracked: followed from what holds them.
+    # Containers of plain values are not tracked by the collector (an AccessToken, a tuple of
+    # strings; a dict of strings, such as the scheduler's worker plugins, pickled): followed
+    # from what holds them.
     pending = [h for h in gc.get_objects() if id(h) not in skip]
     while pending:
         holder = pending.pop()
@@ -124,7 +126,7 @@ def secrets_in_memory(masked: list[bytes]) -> list[int]:
             if isinstance(item, (str, bytes, bytearray)):
                 if len(item) >= 16:
                     texts[id(item)] = item
-            elif isinstance(item, (tuple, frozenset)) and not gc.is_tracked(item):
+            elif isinstance(item, (tuple, frozenset, dict)) and not gc.is_tracked(item):
                 pending.append(item)
     for item in texts.values():
         for index in range(len(wanted)):
@@ -142,3 +144,4 @@ def secrets_in_memory(masked: list[bytes]) -> list[int]:
 
 def mask(secret: str) -> bytes:
     return bytes(b ^ 0x5A for b in secret.encode())
+

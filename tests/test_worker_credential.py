@@ -7,6 +7,7 @@ subprocess through the export. The kernel is this test process, signed in to the
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -163,6 +164,20 @@ def test_relay_refuses_without_the_secret_a_wrong_one_and_other_scopes(alice):
     grants_for(alice).close()  # what the session's end does (or the kernel process's)
     with pytest.raises(requests.ConnectionError):
         relay_get(cred, ok, {header: secret})
+
+
+def test_the_memory_scan_sees_into_what_the_collector_does_not_track():
+    """The canary audit's memory scan (run in every worker and the scheduler) finds a secret
+    held only in a dict of strings, which the collector does not track (Dask's scheduler keeps
+    its worker plugins pickled in one), and in a tuple of strings."""
+    secret = os.urandom(24).hex()
+    masked = [tasks.mask(secret), tasks.mask(secret[::-1])]
+    holder = [{"plugin": "x" + secret}, ("x" + secret[::-1], "y")]
+    del secret
+    gc.collect()  # the collector stops tracking the tuple too
+    assert not any(gc.is_tracked(item) for item in holder)
+    assert tasks.secrets_in_memory(masked) == [0, 1]
+    assert holder
 
 
 def test_a_secret_goes_to_loopback_only():

@@ -282,6 +282,13 @@ def test_command_line_cluster_with_a_clean_environment(kernel, admin, tmp_path):
 
             forbidden, _ = forbidden_and_allowed(admin)
             assert all(found == [] for found in audit_memory(client, forbidden).values())
+            # The scheduler (a process of its own here) keeps the latest tokens for workers that
+            # join later: the granted access tokens, nothing else. Not blind: it finds those.
+            masked = [tasks.mask(s) for s in forbidden]
+            assert client.run_on_scheduler(tasks.secrets_in_memory, masked) == []
+            current = kernel.credential().get_token(STORAGE_SCOPE).token
+            found = client.run_on_scheduler(tasks.secrets_in_memory, [tasks.mask(current)])
+            assert found == [0]
 
             nbauth.logout()
             refused = on_each_worker(client, tasks.error_of, cred, STORAGE_SCOPE)
