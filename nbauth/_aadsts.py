@@ -22,6 +22,10 @@ class Explanation(NamedTuple):
 
 
 _SIGN_IN_AGAIN = "Run `%azlogin` (or `nbauth.login()`) in a cell to sign in again."
+_NEW_CODE = (
+    "A browser sign-in that waits for a pasted address still does: open its sign-in page "
+    "again, sign in, and paste the new address. Otherwise run `%azlogin` again."
+)
 
 _TABLE: dict[int, Explanation] = {
     # --- device code flow -------------------------------------------------------------
@@ -40,6 +44,16 @@ _TABLE: dict[int, Explanation] = {
     70000: Explanation(
         "The sign-in was declined, or the grant is no longer valid.",
         "If you declined by mistake, run `%azlogin` again and approve the sign-in.",
+    ),
+    # --- browser sign-in: the pasted (or caught) authorization code ---------------------
+    70008: Explanation(
+        "The sign-in's authorization code expired before it was redeemed (codes last 10 "
+        "minutes), or the sign-in was unused for too long.",
+        _NEW_CODE,
+    ),
+    54005: Explanation(
+        "This sign-in answer was already used: an authorization code works once.",
+        _NEW_CODE,
     ),
     # --- which account / which tenant -------------------------------------------------
     50020: Explanation(

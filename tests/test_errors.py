@@ -152,6 +152,8 @@ def test_device_flow_errors_become_named_sign_in_errors():
         70016,
         70020,
         70000,
+        70008,
+        54005,
     ],
 )
 def test_guidance_table_covers_the_common_codes(code):

@@ -148,6 +148,7 @@ def test_a_code_redeemed_after_ten_minutes_is_refused_in_words_and_the_sign_in_w
 
     assert caught.value.aadsts == 70008
     assert "AADSTS70008" in str(caught.value) and "expired" in str(caught.value)
+    assert "open its sign-in page again" in caught.value.guidance  # it waits: no new %azlogin
     assert signin.status == "pending"
     assert signin.complete(signed_in_elsewhere(admin, signin)).username == ALICE
     assert_no_leak([str(caught.value), repr(caught.value)], admin, "the refusal")
