@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import requests
-    from azure.core.credentials import AccessToken, AccessTokenInfo, TokenRequestOptions
+    from azure.core.credentials import (
+        AccessToken,
+        AccessTokenInfo,
+        TokenCredential,
+        TokenRequestOptions,
+    )
 
     from ._credential import TokenInfoCredential
 
@@ -45,7 +50,7 @@ class CredentialWrapper:
 
     def __init__(
         self,
-        credential: TokenInfoCredential | None = None,
+        credential: TokenInfoCredential | TokenCredential | None = None,
         resource_id: str | None = None,
         *,
         tenant_id: str | None = None,
@@ -94,7 +99,18 @@ class CredentialWrapper:
         self, *scopes: str, options: TokenRequestOptions | None = None
     ) -> AccessTokenInfo:
         credential = self._resolved_credential()
-        return credential.get_token_info(*(scopes or (self.scope,)), options=options)
+        wanted = scopes or (self.scope,)
+        ask_info = getattr(credential, "get_token_info", None)
+        if ask_info is not None:
+            info: AccessTokenInfo = ask_info(*wanted, options=options)
+            return info
+        # A credential with get_token only (older azure-identity, hand-written ones): azure-core
+        # calls get_token_info on this wrapper whenever it exists, so answer it from get_token.
+        from azure.core.credentials import AccessTokenInfo  # Lazy load: azure-core
+
+        asked: dict[str, Any] = dict(options or {})  # claims, tenant_id, enable_cae, if set
+        token = credential.get_token(*wanted, **asked)
+        return AccessTokenInfo(token.token, token.expires_on)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -107,7 +123,7 @@ class CredentialWrapper:
 
         return session().cloud.arm_scope
 
-    def _resolved_credential(self) -> TokenInfoCredential:
+    def _resolved_credential(self) -> TokenInfoCredential | TokenCredential:
         if self._credential is not None:
             return self._credential
         from ._api import credential

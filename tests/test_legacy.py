@@ -101,6 +101,43 @@ def test_works_as_a_token_credential_too(alice):
     assert jwt_claims(info.token)["aud"] == "https://storage.azure.com"
 
 
+class GetTokenOnly:
+    """A credential with ``get_token`` only, as older azure-identity versions and hand-written
+    credentials are (azure-core's ``TokenCredential`` protocol, nothing more)."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+        self.asked: list[tuple[tuple[str, ...], dict]] = []
+
+    def get_token(self, *scopes, **kwargs):
+        self.asked.append((scopes, kwargs))
+        return self._inner.get_token(*scopes, **kwargs)
+
+
+def test_a_credential_with_get_token_only_works_in_an_azure_core_pipeline(alice, emulator):
+    """azure-core asks for get_token_info whenever the wrapper has it: the wrapper answers
+    from the inner credential's get_token, passing the options on."""
+    from azure.core import PipelineClient
+    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+    from azure.core.pipeline.transport import RequestsTransport
+    from azure.core.rest import HttpRequest
+
+    inner = GetTokenOnly(alice.credential())
+    policy = BearerTokenCredentialPolicy(CredentialWrapper(inner), ARM_SCOPE)
+    with PipelineClient(
+        emulator["arm_endpoint"], policies=[policy], transport=RequestsTransport()
+    ) as client:
+        url = emulator["arm_endpoint"] + "subscriptions?api-version=2022-12-01"
+        response = client.send_request(HttpRequest("GET", url))
+
+    assert response.status_code == 200
+    assert "Contoso Data Science" in {s["displayName"] for s in response.json()["value"]}
+    assert inner.asked == [((ARM_SCOPE,), {})]
+    fabrikam = "9d3e7a41-5b2f-4c8e-8a6d-fab71a000002"
+    info = CredentialWrapper(inner).get_token_info(ARM_SCOPE, options={"tenant_id": fabrikam})
+    assert jwt_claims(info.token)["tid"] == fabrikam and info.expires_on > 0
+
+
 def test_tenant_id_is_passed_on(alice):
     fabrikam = "9d3e7a41-5b2f-4c8e-8a6d-fab71a000002"
     wrapper = CredentialWrapper(alice.credential(), tenant_id=fabrikam)
