@@ -17,6 +17,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     STORAGE_SCOPE,
     admin_fixture,
     approving_prompt,
+    arm_subscriptions,
     assert_no_secret_in,
     clock_fixture,
     issued_secrets,
@@ -206,21 +207,8 @@ def test_credential_cannot_be_pickled(nbsession):
 
 
 def test_azure_core_pipeline_calls_arm_with_the_credential(nbsession, admin, emulator):
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-    from azure.core.pipeline.transport import RequestsTransport
-    from azure.core.rest import HttpRequest
-
     sign_in(nbsession, admin, ALICE)
-    policy = BearerTokenCredentialPolicy(nbsession.credential(), ARM_SCOPE)
-    with PipelineClient(
-        emulator["arm_endpoint"], policies=[policy], transport=RequestsTransport()
-    ) as client:
-        url = emulator["arm_endpoint"] + "subscriptions?api-version=2022-12-01"
-        response = client.send_request(HttpRequest("GET", url))
-
-    assert response.status_code == 200
-    names = {s["displayName"] for s in response.json()["value"]}
+    names = arm_subscriptions(nbsession.credential(), emulator)
     assert "Contoso Data Science" in names  # one of Alice's
 
 

@@ -10,6 +10,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     ALICE,
     ARM_SCOPE,
     admin_fixture,
+    arm_subscriptions,
     assert_no_secret_in,
     clock_fixture,
     issued_secrets,
@@ -117,21 +118,8 @@ class GetTokenOnly:
 def test_a_credential_with_get_token_only_works_in_an_azure_core_pipeline(alice, emulator):
     """azure-core asks for get_token_info whenever the wrapper has it: the wrapper answers
     from the inner credential's get_token, passing the options on."""
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-    from azure.core.pipeline.transport import RequestsTransport
-    from azure.core.rest import HttpRequest
-
     inner = GetTokenOnly(alice.credential())
-    policy = BearerTokenCredentialPolicy(CredentialWrapper(inner), ARM_SCOPE)
-    with PipelineClient(
-        emulator["arm_endpoint"], policies=[policy], transport=RequestsTransport()
-    ) as client:
-        url = emulator["arm_endpoint"] + "subscriptions?api-version=2022-12-01"
-        response = client.send_request(HttpRequest("GET", url))
-
-    assert response.status_code == 200
-    assert "Contoso Data Science" in {s["displayName"] for s in response.json()["value"]}
+    assert "Contoso Data Science" in arm_subscriptions(CredentialWrapper(inner), emulator)
     assert inner.asked == [((ARM_SCOPE,), {})]
     fabrikam = "9d3e7a41-5b2f-4c8e-8a6d-fab71a000002"
     info = CredentialWrapper(inner).get_token_info(ARM_SCOPE, options={"tenant_id": fabrikam})
