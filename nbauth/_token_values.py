@@ -39,8 +39,9 @@ def token_values(
 
     They carry an expiry before the token's own, halfway between its refresh and its expiry (at
     most `HANDOVER_MAX_S` before it). azure-core's bearer policy keeps a token until
-    ``min(refresh_on + up to 60 s of jitter, expires_on)``: for a token that lives minutes, that
-    is its expiry, and a request sent a moment before it reaches the service after it. A worker
+    ``min(refresh_on + up to 60 s of jitter, expires_on)``: for a token refreshed less than a
+    minute before its expiry, that is its expiry, and a request sent a moment before it reaches
+    the service after it. A worker
     cannot refresh anything itself; by the told expiry the kernel's refresh, pushed at
     ``refresh_on``, has long arrived, and the old token still has the other half of that time
     for requests in flight (and for a server that rounds its clock).

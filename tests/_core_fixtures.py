@@ -101,24 +101,6 @@ def jwt_claims(token: str) -> dict:
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
 
 
-def arm_subscriptions(credential, emulator) -> list[str]:
-    """The subscriptions' names the emulator's Resource Manager lists through a real azure-core
-    pipeline authenticated by `credential` (its bearer policy asks it for a token)."""
-    from azure.core import PipelineClient
-    from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-    from azure.core.pipeline.transport import RequestsTransport
-    from azure.core.rest import HttpRequest
-
-    policy = BearerTokenCredentialPolicy(credential, ARM_SCOPE)
-    with PipelineClient(
-        emulator["arm_endpoint"], policies=[policy], transport=RequestsTransport()
-    ) as client:
-        url = emulator["arm_endpoint"] + "subscriptions?api-version=2022-12-01"
-        response = client.send_request(HttpRequest("GET", url))
-    assert response.status_code == 200, response.text
-    return [s["displayName"] for s in response.json()["value"]]
-
-
 def issued_secrets(admin) -> list[str]:
     """Every secret the emulator issued or knows (tokens, refresh tokens, device codes...)."""
     issued = admin.issued()

@@ -21,11 +21,9 @@ def digest(token: str) -> str:
 def own_expiry(token: str) -> int:
     """The token's own expiry: its ``exp`` claim (the emulator's tokens are JWTs; read, not
     verified). A worker credential tells azure-core an earlier one."""
-    import base64
-    import json
+    from nbauth._jwt import jwt_claims
 
-    payload = token.split(".")[1]
-    return int(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["exp"])
+    return int(jwt_claims(token)["exp"])
 
 
 def token_digest(cred, scope: str) -> tuple[str, int]:
@@ -144,4 +142,3 @@ def secrets_in_memory(masked: list[bytes]) -> list[int]:
 
 def mask(secret: str) -> bytes:
     return bytes(b ^ 0x5A for b in secret.encode())
-

@@ -10,7 +10,6 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     ALICE,
     ARM_SCOPE,
     admin_fixture,
-    arm_subscriptions,
     assert_no_secret_in,
     clock_fixture,
     issued_secrets,
@@ -19,6 +18,7 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     sign_in,
     token_requests,
 )
+from _service_fixtures import PRODUCTION_SUBSCRIPTION, arm_subscriptions
 
 from nbauth._errors import AuthenticationRequired
 from nbauth.legacy import CredentialWrapper
@@ -115,11 +115,11 @@ class GetTokenOnly:
         return self._inner.get_token(*scopes, **kwargs)
 
 
-def test_a_credential_with_get_token_only_works_in_an_azure_core_pipeline(alice, emulator):
+def test_a_credential_with_get_token_only_works_in_an_azure_core_pipeline(alice):
     """azure-core asks for get_token_info whenever the wrapper has it: the wrapper answers
     from the inner credential's get_token, passing the options on."""
     inner = GetTokenOnly(alice.credential())
-    assert "Contoso Data Science" in arm_subscriptions(CredentialWrapper(inner), emulator)
+    assert PRODUCTION_SUBSCRIPTION in arm_subscriptions(CredentialWrapper(inner), ARM_SCOPE)
     assert inner.asked == [((ARM_SCOPE,), {})]
     fabrikam = "9d3e7a41-5b2f-4c8e-8a6d-fab71a000002"
     info = CredentialWrapper(inner).get_token_info(ARM_SCOPE, options={"tenant_id": fabrikam})

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.services import seed_storage, start_azurite
+from tools.services import running_azurite
 
 pytestmark = pytest.mark.slow
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
@@ -39,11 +39,8 @@ class Approver(threading.Thread):
 
 @pytest.fixture(scope="module")
 def storage(emulator, tmp_path_factory):
-    proc, url = start_azurite(emulator, tmp_path_factory.mktemp("azurite-nb"))
-    seed_storage(url, emulator["env"])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_azurite(emulator, tmp_path_factory.mktemp("azurite-nb"), seeded=True) as url:
+        yield url
 
 
 def run_notebook(path: Path, tmp_path: Path):

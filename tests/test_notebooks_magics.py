@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.services import DEMO_CONTAINER, seed_storage, start_azurite
+from tools.services import DEMO_CONTAINER, running_azurite
 
 pytestmark = pytest.mark.slow
 
@@ -42,13 +42,8 @@ WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 @pytest.fixture(scope="module")
 def storage(emulator, tmp_path_factory):
-    proc, url = start_azurite(emulator, tmp_path_factory.mktemp("azurite-magics"))
-    try:
-        seed_storage(url, emulator["env"])
+    with running_azurite(emulator, tmp_path_factory.mktemp("azurite-magics"), seeded=True) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture

@@ -12,17 +12,15 @@ import uuid
 
 import pytest
 
-from tools.services import start_azurite
+from tools.services import running_azurite
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def azurite(emulator, tmp_path_factory):
-    proc, url = start_azurite(emulator, tmp_path_factory.mktemp("azurite"))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_azurite(emulator, tmp_path_factory.mktemp("azurite")) as url:
+        yield url
 
 
 @pytest.fixture

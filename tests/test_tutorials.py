@@ -24,7 +24,7 @@ import pytest
 from _emulator_process import AZURE_CLI_CLIENT_ID
 from _service_fixtures import METHOD_VARIABLES
 
-from tools.services import DEMO_CONTAINER, notebook_env, seed_storage, start_azurite
+from tools.services import DEMO_CONTAINER, notebook_env, running_azurite
 
 pytestmark = pytest.mark.slow
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -74,11 +74,9 @@ class Approver(threading.Thread):
 
 @pytest.fixture(scope="module")
 def storage(emulator, tmp_path_factory):
-    proc, url = start_azurite(emulator, tmp_path_factory.mktemp("azurite-tutorials"))
-    seed_storage(url, emulator["env"])
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    directory = tmp_path_factory.mktemp("azurite-tutorials")
+    with running_azurite(emulator, directory, seeded=True) as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import time
 import uuid
 
 import _worker_tasks as tasks
-import distributed
 import pandas as pd
 import pytest
 from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtures
@@ -28,10 +27,14 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     token_requests,
 )
 from _emulator_process import AZURE_CLI_CLIENT_ID
+from _grant_fixtures import (  # noqa: F401 - kernel_fixture registers a fixture
+    kernel_fixture,
+    local_cluster,
+    wait_for_next_push,
+)
 
 import nbauth
-from nbauth import _kernel
-from tools.services import AZURITE_ACCOUNT, start_azurite
+from tools.services import AZURITE_ACCOUNT, running_azurite
 
 pytestmark = pytest.mark.slow
 
@@ -40,35 +43,15 @@ LOOPBACK = "tcp://127.0.0.1:"
 
 @pytest.fixture(scope="module")
 def azurite(emulator, tmp_path_factory):
-    proc, url = start_azurite(emulator, tmp_path_factory.mktemp("azurite-adlfs"))
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    with running_azurite(emulator, tmp_path_factory.mktemp("azurite-adlfs")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def cluster(emulator):
-    """Started after the emulator exported its CA bundle here: the workers inherit it."""
-    local = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    client = distributed.Client(local)
-    yield client
-    client.close()
-    local.close()
-
-
-@pytest.fixture
-def kernel(admin):
-    """The kernel's own session (what nbauth.async_worker_credential() uses), fresh."""
-    _kernel.reset_session()
-    session = _kernel.session()
-    yield session
-    _kernel.reset_session()  # signs out: ends the grant on every worker
+    """The client of a LocalCluster, started after the emulator exported its CA bundle here."""
+    with local_cluster(threads_per_worker=1) as (_, client):
+        yield client
 
 
 def storage_options(blob_url: str, credential) -> dict:
@@ -164,7 +147,8 @@ def test_a_read_spanning_refresh_cycles_never_uses_an_expired_token(
         pd.testing.assert_frame_equal(read, expected, check_dtype=False)
         reads += 1
     assert time.time() > first_expiry + 12  # at least one more token lifetime after the first
-    refreshes, requests_made = refreshes_and_requests(admin)
+    refreshes = wait_for_next_push(kernel).refreshes  # counted right after a push
+    requests_made = token_requests(admin)
 
     assert reads >= 3 and refreshes >= 2
     assert len(requests_made) == refreshes  # one per cycle, however many workers read
@@ -196,7 +180,8 @@ def test_azure_core_moves_to_the_pushed_token_while_the_old_one_has_time_left(
     def answered(response) -> None:
         token = response.http_request.headers["Authorization"].removeprefix("Bearer ")
         sent_at = response.context["sent_at"]
-        left.append((tasks.own_expiry(token) - sent_at, tasks.digest(token), response.http_response.status_code))
+        status = response.http_response.status_code
+        left.append((tasks.own_expiry(token) - sent_at, tasks.digest(token), status))
 
     async def ask_until_three_tokens() -> None:
         async with BlobServiceClient(
@@ -214,19 +199,6 @@ def test_azure_core_moves_to_the_pushed_token_while_the_old_one_has_time_left(
     assert len({d for _, d, _ in left}) == 3  # two hand-overs to a pushed token
     assert {status for _, _, status in left} == {200, 201}  # Azurite accepted every token
     assert min(t for t, _, _ in left) > 1.5  # no request in a token's last seconds
-
-
-def refreshes_and_requests(admin, timeout: float = 10.0) -> tuple[int, list[dict]]:
-    """Right after the kernel pushed a refresh (so none is in flight): how many it pushed, and
-    the token requests the emulator saw."""
-    before = nbauth.whoami().grants[0].refreshes
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = nbauth.whoami().grants[0].refreshes
-        if now > before:
-            return now, token_requests(admin)
-        time.sleep(0.01)
-    raise AssertionError("the kernel pushed no refresh")
 
 
 def filesystem_holds(options: dict) -> bool:

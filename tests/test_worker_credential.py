@@ -38,28 +38,17 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     token_requests,
 )
 from _emulator_process import AZURE_CLI_CLIENT_ID, subprocess_env
-from _grant_fixtures import wait_for_next_push
+from _grant_fixtures import kernel_fixture, wait_for_next_push  # noqa: F401 - fixture
 from _service_fixtures import service_env_fixture  # noqa: F401 - fixture
 from azure.core.credentials import AccessToken, AccessTokenInfo, SupportsTokenInfo, TokenCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
 import nbauth
-from nbauth import _kernel
 from nbauth._errors import AuthenticationRequired, ConfigurationError
 from nbauth._grants import grants_for
 
 KEY_VAULT_SCOPE = "https://vault.azure.net/.default"
-
-
-@pytest.fixture
-def kernel(admin):
-    """The kernel's own session (what nbauth.worker_credential() uses), fresh for the test."""
-    _kernel.reset_session()
-    session = _kernel.session()
-    yield session
-    _kernel.reset_session()  # signs out everything: ends every grant and the export
-    grants_for(session).close()
 
 
 @pytest.fixture

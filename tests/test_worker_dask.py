@@ -35,11 +35,13 @@ from _core_fixtures import (  # noqa: F401 - the *_fixture names register fixtur
     token_requests,
 )
 from _emulator_process import AZURE_CLI_CLIENT_ID, REPO_ROOT
-from _grant_fixtures import wait_for_next_push
+from _grant_fixtures import (  # noqa: F401 - kernel_fixture registers a fixture
+    kernel_fixture,
+    local_cluster,
+    wait_for_next_push,
+)
 
 import nbauth
-from nbauth import _kernel
-from nbauth._grants import grants_for
 
 pytestmark = pytest.mark.slow
 
@@ -47,28 +49,10 @@ SCOPES = [STORAGE_SCOPE, ARM_SCOPE]
 AUDIENCES = {"https://storage.azure.com", "https://management.azure.com/"}
 
 
-@pytest.fixture
-def kernel(admin):
-    _kernel.reset_session()
-    session = _kernel.session()
-    yield session
-    _kernel.reset_session()
-    grants_for(session).close()
-
-
-@pytest.fixture(scope="module")
-def local_cluster():
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=2,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    )
-    client = distributed.Client(cluster)
-    yield cluster, client
-    client.close()
-    cluster.close()
+@pytest.fixture(name="local_cluster", scope="module")
+def local_cluster_fixture(emulator):
+    with local_cluster(threads_per_worker=2) as running:
+        yield running
 
 
 def kernel_digest(session, scope: str) -> str:

@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,6 +267,19 @@ def start_azurite(info: dict, workdir: Path, *, quiet: bool = True) -> tuple[sub
         stop_processes([proc])
         raise
     return proc, f"https://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+
+
+@contextmanager
+def running_azurite(info: dict, workdir: Path, *, seeded: bool = False) -> Iterator[str]:
+    """`start_azurite` for a ``with`` block (the tests' fixtures): its url, the demo data in
+    it if ``seeded`` (`seed_storage`); stopped when the block ends, however it ends."""
+    proc, url = start_azurite(info, workdir)
+    try:
+        if seeded:
+            seed_storage(url, info.get("env", {}))
+        yield url
+    finally:
+        stop_processes([proc])
 
 
 def notebook_env(info: dict, *, ready_file: str | Path, cache_dir: str | Path) -> dict[str, str]:

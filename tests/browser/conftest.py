@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tools.services import DEMO_CONTAINER, free_port, seed_storage, start_azurite
+from tools.services import DEMO_CONTAINER, free_port, running_azurite
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
@@ -67,17 +67,8 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture(scope="module")
 def azurite(emulator, tmp_path_factory):
     """Azurite's blob endpoint (``https://127.0.0.1:<port>/devstoreaccount1``) with demo/hello.txt."""
-    proc, url = start_azurite(emulator, tmp_path_factory.mktemp("azurite-browser"))
-    try:
-        seed_storage(url, emulator["env"])
+    with running_azurite(emulator, tmp_path_factory.mktemp("azurite-browser"), seeded=True) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 class JupyterLab:
