@@ -106,11 +106,11 @@ class CredentialWrapper:
             return info
         # A credential with get_token only (older azure-identity, hand-written ones): azure-core
         # calls get_token_info on this wrapper whenever it exists, so answer it from get_token.
-        from azure.core.credentials import AccessTokenInfo  # Lazy load: azure-core
+        from ._token_values import RedactedAccessTokenInfo  # Lazy load: azure-core
 
         asked: dict[str, Any] = dict(options or {})  # claims, tenant_id, enable_cae, if set
         token = credential.get_token(*wanted, **asked)
-        return AccessTokenInfo(token.token, token.expires_on)
+        return RedactedAccessTokenInfo(token.token, token.expires_on)
 
     # -- internals -------------------------------------------------------------------------
 

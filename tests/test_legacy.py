@@ -124,6 +124,7 @@ def test_a_credential_with_get_token_only_works_in_an_azure_core_pipeline(alice)
     fabrikam = "9d3e7a41-5b2f-4c8e-8a6d-fab71a000002"
     info = CredentialWrapper(inner).get_token_info(ARM_SCOPE, options={"tenant_id": fabrikam})
     assert jwt_claims(info.token)["tid"] == fabrikam and info.expires_on > 0
+    assert info.token not in repr(info)  # what a traceback or %xmode Verbose would print
 
 
 def test_tenant_id_is_passed_on(alice):
